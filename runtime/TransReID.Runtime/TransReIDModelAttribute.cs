@@ -1,0 +1,85 @@
+using System;
+
+namespace TransReID;
+
+/// <summary>Which features <c>Embed</c> returns: the raw part/global features (official configs) or the BNNeck outputs.</summary>
+public enum NeckFeature
+{
+    /// <summary>Before the BNNecks (<c>TEST.NECK_FEAT = 'before'</c>, every shipped config).</summary>
+    Before = 0,
+
+    /// <summary>After the BNNecks, with running statistics (<c>TEST.NECK_FEAT = 'after'</c>).</summary>
+    After = 1,
+}
+
+/// <summary>
+/// Declares a TransReID model. Put it on a <c>partial</c> class; the TransReID source generator emits the model
+/// (constants, parameter table, <c>Create</c>, <c>Load</c>/<c>Save</c>, <c>Embed</c>, <c>TrainStep</c>) into it.
+/// Defaults are the ViT-B/16 numbers of the official code; see <c>spec/transreid.md</c>.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+public sealed class TransReIDModelAttribute : Attribute
+{
+    /// <summary>Input height in pixels.</summary>
+    public int ImageHeight { get; set; } = 256;
+
+    /// <summary>Input width in pixels.</summary>
+    public int ImageWidth { get; set; } = 128;
+
+    /// <summary>Square patch (convolution kernel) size.</summary>
+    public int PatchSize { get; set; } = 16;
+
+    /// <summary>Vertical patch stride (overlapping when smaller than the patch size).</summary>
+    public int StrideY { get; set; } = 16;
+
+    /// <summary>Horizontal patch stride.</summary>
+    public int StrideX { get; set; } = 16;
+
+    /// <summary>Transformer blocks of the backbone (with JPM the last one is copied into the two heads).</summary>
+    public int Depth { get; set; } = 12;
+
+    /// <summary>Embedding width.</summary>
+    public int EmbedDim { get; set; } = 768;
+
+    /// <summary>Attention heads; must divide <see cref="EmbedDim"/>.</summary>
+    public int Heads { get; set; } = 12;
+
+    /// <summary>MLP hidden width as a multiple of <see cref="EmbedDim"/>.</summary>
+    public double MlpRatio { get; set; } = 4.0;
+
+    /// <summary>Whether the qkv projection has a bias.</summary>
+    public bool QkvBias { get; set; } = true;
+
+    /// <summary>LayerNorm epsilon of the transformer.</summary>
+    public double LayerNormEps { get; set; } = 1e-6;
+
+    /// <summary>Cameras for camera SIE; 0 (or 1) turns camera side information off.</summary>
+    public int Cameras { get; set; }
+
+    /// <summary>Views for view SIE; 0 (or 1) turns view side information off.</summary>
+    public int Views { get; set; }
+
+    /// <summary>SIE coefficient λ.</summary>
+    public double SieCoefficient { get; set; } = 3.0;
+
+    /// <summary>Jigsaw patch module on or off.</summary>
+    public bool Jpm { get; set; } = true;
+
+    /// <summary>JPM parts K.</summary>
+    public int JpmParts { get; set; } = 4;
+
+    /// <summary>JPM <c>SHIFT_NUM</c> m (the effective roll is m − 1).</summary>
+    public int JpmShift { get; set; } = 5;
+
+    /// <summary>JPM patch-shuffle groups.</summary>
+    public int JpmShuffleGroups { get; set; } = 2;
+
+    /// <summary>JPM shift and shuffle (<c>RE_ARRANGE</c>); off gives contiguous stripes.</summary>
+    public bool JpmRearrange { get; set; } = true;
+
+    /// <summary>Training identities (classifier rows). Required.</summary>
+    public int Classes { get; set; }
+
+    /// <summary>Features returned by <c>Embed</c>.</summary>
+    public NeckFeature NeckFeature { get; set; } = NeckFeature.Before;
+}

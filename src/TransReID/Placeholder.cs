@@ -1,0 +1,1 @@
+namespace TransReID; internal static class Placeholder { }
