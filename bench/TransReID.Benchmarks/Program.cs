@@ -1,1 +1,29 @@
-class P { static void Main() {} }
+using System;
+using System.Collections.Generic;
+
+namespace TransReID.Benchmarks;
+
+/// <summary>
+/// Benchmark entry point: <c>dotnet run -c Release --project bench/TransReID.Benchmarks -- &lt;command&gt; [options]</c>.
+/// Each command lives in its own file as a static <c>Run(string[] args)</c> returning the exit code; it receives the
+/// arguments after the command name. To add one, add a line to <see cref="Commands"/>.
+/// </summary>
+internal static class Program
+{
+    private static readonly Dictionary<string, (string Summary, Func<string[], int> Run)> Commands = new(StringComparer.Ordinal)
+    {
+        ["gemm"] = ("CPU SGEMM GFLOP/s, managed kernel vs OpenBLAS, on the model's GEMM shapes", GemmBench.Run),
+        ["evaluate"] = ("evaluation protocol (CMC/mAP) on a Market-1501-sized synthetic problem", EvalBench.Run),
+    };
+
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && Commands.TryGetValue(args[0], out var command)) return command.Run(args[1..]);
+        bool help = args.Length == 0 || args[0] is "-h" or "--help" or "help";
+        var output = help ? Console.Out : Console.Error;
+        if (!help) output.WriteLine($"unknown benchmark '{args[0]}'.");
+        output.WriteLine("usage: TransReID.Benchmarks <command> [options]; commands:");
+        foreach (var (name, (summary, _)) in Commands) output.WriteLine($"  {name,-12} {summary}");
+        return help ? 0 : 2;
+    }
+}

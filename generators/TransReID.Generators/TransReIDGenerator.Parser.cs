@@ -1,0 +1,189 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using TransReID.Generators.Diagnostics;
+using TransReID.Generators.Model;
+using TransReID.Shapes;
+
+namespace TransReID.Generators;
+
+public sealed partial class TransReIDGenerator
+{
+    /// <summary>Turns an attributed class into a <see cref="ModelSpec"/> plus diagnostics. Does no emitting.</summary>
+    internal static class Parser
+    {
+        public static ParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken ct)
+        {
+            ct.ThrowIfCancellationRequested();
+            var classSyntax = (ClassDeclarationSyntax)context.TargetNode;
+            var symbol = (INamedTypeSymbol)context.TargetSymbol;
+            var attribute = context.Attributes[0];
+            var attributeSyntax = attribute.ApplicationSyntaxReference?.GetSyntax(ct) as AttributeSyntax;
+            var diagnostics = new List<DiagnosticInfo>();
+
+            // where each named argument was written, for diagnostics at the offending argument
+            var argumentLocations = new Dictionary<string, Location>(StringComparer.Ordinal);
+            if (attributeSyntax?.ArgumentList is { } args)
+            {
+                foreach (var arg in args.Arguments)
+                {
+                    string? name = arg.NameEquals?.Name.Identifier.ValueText ?? arg.NameColon?.Name.Identifier.ValueText;
+                    if (name is not null) argumentLocations[name] = arg.GetLocation();
+                }
+            }
+
+            Location attributeLocation = attributeSyntax?.GetLocation() ?? classSyntax.Identifier.GetLocation();
+            LocationInfo? At(string name) => LocationInfo.From(argumentLocations.TryGetValue(name, out var l) ? l : attributeLocation);
+            void Report(DiagnosticDescriptor d, string argument, params object[] values) =>
+                diagnostics.Add(new DiagnosticInfo(d, At(argument), new EquatableArray<string>(values.Select(Format))));
+
+            // partial-ness of the class and of every containing type
+            if (!classSyntax.Modifiers.Any(SyntaxKind.PartialKeyword))
+            {
+                diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.NotPartial, LocationInfo.From(classSyntax.Identifier.GetLocation()),
+                    new EquatableArray<string>(new[] { symbol.Name, "" })));
+            }
+
+            var containing = new List<ContainingType>();
+            for (var parent = classSyntax.Parent as TypeDeclarationSyntax; parent is not null; parent = parent.Parent as TypeDeclarationSyntax)
+            {
+                if (!parent.Modifiers.Any(SyntaxKind.PartialKeyword))
+                {
+                    diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.NotPartial, LocationInfo.From(classSyntax.Identifier.GetLocation()),
+                        new EquatableArray<string>(new[] { symbol.Name, $" (and so must its containing type '{parent.Identifier.ValueText}')" })));
+                }
+
+                string keyword = parent switch
+                {
+                    RecordDeclarationSyntax r => r.ClassOrStructKeyword.IsKind(SyntaxKind.StructKeyword) ? "record struct" : "record",
+                    StructDeclarationSyntax => "struct",
+                    InterfaceDeclarationSyntax => "interface",
+                    _ => "class",
+                };
+                containing.Insert(0, new ContainingType(keyword, parent.Identifier.ValueText + (parent.TypeParameterList?.ToString() ?? "")));
+            }
+
+            var named = attribute.NamedArguments.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+            int Int(string name, int fallback) => named.TryGetValue(name, out var c) && c.Value is int v ? v : fallback;
+            double Real(string name, double fallback) => named.TryGetValue(name, out var c) ? c.Value switch
+            {
+                double d => d,
+                float f => f,
+                int i => i,
+                _ => fallback,
+            } : fallback;
+            bool Bool(string name, bool fallback) => named.TryGetValue(name, out var c) && c.Value is bool v ? v : fallback;
+
+            var spec = new ModelSpec
+            {
+                Namespace = symbol.ContainingNamespace.IsGlobalNamespace ? "" : symbol.ContainingNamespace.ToDisplayString(),
+                ClassName = symbol.Name,
+                ContainingTypes = new EquatableArray<ContainingType>(containing),
+                ImageHeight = Int("ImageHeight", 256),
+                ImageWidth = Int("ImageWidth", 128),
+                PatchSize = Int("PatchSize", 16),
+                StrideY = Int("StrideY", 16),
+                StrideX = Int("StrideX", 16),
+                Depth = Int("Depth", 12),
+                EmbedDim = Int("EmbedDim", 768),
+                Heads = Int("Heads", 12),
+                MlpRatio = Real("MlpRatio", 4.0),
+                QkvBias = Bool("QkvBias", true),
+                LayerNormEps = Real("LayerNormEps", 1e-6),
+                Cameras = Int("Cameras", 0),
+                Views = Int("Views", 0),
+                SieCoefficient = Real("SieCoefficient", 3.0),
+                Jpm = Bool("Jpm", true),
+                JpmParts = Int("JpmParts", 4),
+                JpmShift = Int("JpmShift", 5),
+                JpmShuffleGroups = Int("JpmShuffleGroups", 2),
+                JpmRearrange = Bool("JpmRearrange", true),
+                Classes = Int("Classes", 0),
+                NeckFeature = Int("NeckFeature", 0),
+            };
+
+            Validate(spec, Report);
+            ct.ThrowIfCancellationRequested();
+            var list = new EquatableArray<DiagnosticInfo>(diagnostics);
+            return new ParseResult(diagnostics.Count == 0 ? spec : null, list);
+        }
+
+        private static string Format(object value) => value switch
+        {
+            double d => d.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+            IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+            _ => value.ToString() ?? "",
+        };
+
+        /// <summary>Checks the numbers; each problem is reported at its argument, naming the values.</summary>
+        internal static void Validate(ModelSpec s, Action<DiagnosticDescriptor, string, object[]> report)
+        {
+            bool shapeOk = true;
+            void Positive(string name, int value)
+            {
+                if (value < 1)
+                {
+                    report(DiagnosticDescriptors.BadPositive, name, new object[] { name, value });
+                    shapeOk = false;
+                }
+            }
+
+            Positive("PatchSize", s.PatchSize);
+            Positive("EmbedDim", s.EmbedDim);
+            Positive("Heads", s.Heads);
+            if (s.Depth < 1) report(DiagnosticDescriptors.BadDepth, "Depth", new object[] { s.Depth });
+            if (s.Classes < 1) report(DiagnosticDescriptors.BadClasses, "Classes", new object[] { s.Classes });
+            if (s.EmbedDim >= 1 && s.Heads >= 1 && s.EmbedDim % s.Heads != 0)
+                report(DiagnosticDescriptors.HeadsDoNotDivide, "Heads", new object[] { s.EmbedDim, s.Heads });
+            if (s.Cameras < 0) report(DiagnosticDescriptors.NegativeSide, "Cameras", new object[] { "Cameras", s.Cameras });
+            if (s.Views < 0) report(DiagnosticDescriptors.NegativeSide, "Views", new object[] { "Views", s.Views });
+
+            void Real(string name, double value)
+            {
+                if (double.IsNaN(value) || double.IsInfinity(value) || value <= 0)
+                    report(DiagnosticDescriptors.BadReal, name, new object[] { name, value });
+            }
+
+            Real("LayerNormEps", s.LayerNormEps);
+            Real("SieCoefficient", s.SieCoefficient);
+            Real("MlpRatio", s.MlpRatio);
+            if (!double.IsNaN(s.MlpRatio) && !double.IsInfinity(s.MlpRatio) && s.MlpRatio > 0 && s.EmbedDim >= 1 && (long)(s.EmbedDim * s.MlpRatio) < 1)
+                report(DiagnosticDescriptors.BadReal, "MlpRatio", new object[] { "MlpRatio", s.MlpRatio });
+
+            if (s.PatchSize >= 1)
+            {
+                foreach (var (name, value) in new[] { ("StrideY", s.StrideY), ("StrideX", s.StrideX) })
+                {
+                    if (value < 1 || value > s.PatchSize)
+                    {
+                        report(DiagnosticDescriptors.BadStride, name, new object[] { name, value, s.PatchSize });
+                        shapeOk = false;
+                    }
+                }
+
+                foreach (var (name, value) in new[] { ("ImageHeight", s.ImageHeight), ("ImageWidth", s.ImageWidth) })
+                {
+                    if (value < s.PatchSize)
+                    {
+                        report(DiagnosticDescriptors.ImageTooSmall, name, new object[] { name, value, s.PatchSize });
+                        shapeOk = false;
+                    }
+                }
+            }
+
+            if (!shapeOk || !s.Jpm) return;
+            int n = ShapeMath.GridSize(s.ImageHeight, s.PatchSize, s.StrideY) * ShapeMath.GridSize(s.ImageWidth, s.PatchSize, s.StrideX);
+            if (s.JpmParts < 1 || s.JpmParts > n) report(DiagnosticDescriptors.BadParts, "JpmParts", new object[] { s.JpmParts, n });
+            if (s.JpmRearrange)
+            {
+                if (s.JpmShuffleGroups < 1) report(DiagnosticDescriptors.BadPositive, "JpmShuffleGroups", new object[] { "JpmShuffleGroups", s.JpmShuffleGroups });
+                else if (!ShapeMath.ShuffleAllowed(n, s.JpmShuffleGroups)) report(DiagnosticDescriptors.BadShuffle, "JpmShuffleGroups", new object[] { s.JpmShuffleGroups, n });
+                if (s.JpmShift < 1 || s.JpmShift > n) report(DiagnosticDescriptors.BadShift, "JpmShift", new object[] { s.JpmShift, n });
+            }
+        }
+    }
+}

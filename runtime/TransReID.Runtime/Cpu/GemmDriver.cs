@@ -1,0 +1,240 @@
+using System;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using System.Threading.Tasks;
+
+namespace TransReID.Runtime.Cpu;
+
+/// <summary>Which managed micro-kernel family runs (the vector width it is written for).</summary>
+internal enum GemmKernelKind
+{
+    /// <summary>4×8 tiles of Vector128 (SSE, NEON, or software where neither exists).</summary>
+    Vector128,
+
+    /// <summary>6×16 tiles of Vector256 (AVX2 + FMA).</summary>
+    Vector256,
+
+    /// <summary>14×32 tiles of Vector512 (AVX-512F).</summary>
+    Vector512,
+}
+
+/// <summary>
+/// Managed GEMM driver in the GotoBLAS/BLIS shape. For each column block of NC columns: (1) op(B)[0..K, jc..jc+nc] is
+/// packed once into NR-column micro-panels grouped by KC slices (shared by all threads, cut across them by panels);
+/// (2) the M × nc block is cut into tasks of at most MC rows (and, when M alone gives too few tasks, column ranges);
+/// each task, per KC slice, packs its MC × KC block of op(A) into a per-thread buffer that stays in L2 and runs the
+/// micro-kernel over NR panels (outer, one B micro-panel of KC × NR stays in L1) and MR panels (inner).
+/// Blocking for AVX-512 on this project's reference CPU (AMD EPYC Zen 5: 48 KiB L1d, 1 MiB L2 per core):
+/// KC = 256 (B micro-panel 32 KiB), MC ≤ 448 rows (A block ≤ 448 KiB).
+/// </summary>
+internal static unsafe class GemmDriver
+{
+    /// <summary>Blocking parameters and the micro-kernel they go with.</summary>
+    private readonly struct Config(int mr, int nr, int kc, int mc, delegate*<int, float*, float*, float*, nint, float, float, void> kernel)
+    {
+        public readonly int Mr = mr, Nr = nr, Kc = kc, Mc = mc;
+        public readonly delegate*<int, float*, float*, float*, nint, float, float, void> Kernel = kernel;
+    }
+
+    /// <summary>
+    /// Packed B (K × NC) is capped at this many floats (default 4 Mi floats = 16 MiB); wider B is processed in column
+    /// blocks of NC = budget / K columns (rounded down to NR, at least NR). Settable so tests can force several blocks.
+    /// </summary>
+    public static long PackedBBudget { get; set; } = 4L << 20;
+
+    /// <summary>Below this many multiply-adds (m·n·k) one thread does the whole product: fork/join would cost more.</summary>
+    private const double ParallelThreshold = 1 << 20;
+
+    /// <summary>Tasks per thread we aim for, so a thread slowed by other load is covered by the others.</summary>
+    private const int TasksPerThread = 4;
+
+    [ThreadStatic] private static NativeBuffer? t_packA;
+    [ThreadStatic] private static NativeBuffer? t_packB;
+
+    /// <summary>The widest kernel family this CPU runs in hardware.</summary>
+    public static GemmKernelKind BestKernel { get; } =
+        Vector512.IsHardwareAccelerated ? GemmKernelKind.Vector512
+        : Vector256.IsHardwareAccelerated && Fma.IsSupported ? GemmKernelKind.Vector256
+        : GemmKernelKind.Vector128;
+
+    /// <summary>Kernel family in use; tests force the narrower ones to cover them on a wide machine.</summary>
+    public static GemmKernelKind KernelKind { get; set; } = BestKernel;
+
+    /// <summary>Threads a parallel call uses.</summary>
+    public static int ThreadCount => Environment.ProcessorCount;
+
+    /// <summary>Human-readable kernel description, e.g. "AVX-512 14×32".</summary>
+    public static string DescribeKernel()
+    {
+        Config cfg = GetConfig(KernelKind);
+        string isa = KernelKind switch
+        {
+            GemmKernelKind.Vector512 => "AVX-512",
+            GemmKernelKind.Vector256 => "AVX2+FMA",
+            _ => Vector128.IsHardwareAccelerated ? "Vector128" : "Vector128 (software)",
+        };
+        return $"{isa} {cfg.Mr}×{cfg.Nr} micro-kernel, KC={cfg.Kc}, MC={cfg.Mc}";
+    }
+
+    internal static int KcOverride { get; set; } // TUNING ONLY (temporary)
+    internal static int McOverride { get; set; } // TUNING ONLY (temporary)
+
+    private static Config GetConfig(GemmKernelKind kind)
+    {
+        Config c = GetConfig0(kind);
+        return new Config(c.Mr, c.Nr, KcOverride > 0 ? KcOverride : c.Kc, McOverride > 0 ? McOverride : c.Mc, c.Kernel);
+    }
+
+    private static Config GetConfig0(GemmKernelKind kind) => kind switch
+    {
+        GemmKernelKind.Vector512 => new Config(14, 32, 768, 14 * 24, &GemmKernels.Kernel14x32),
+        GemmKernelKind.Vector256 => new Config(6, 16, 256, 6 * 40, &GemmKernels.Kernel6x16),
+        _ => new Config(4, 8, 256, 4 * 48, &GemmKernels.Kernel4x8),
+    };
+
+    /// <summary>
+    /// C = alpha·op(A)·op(B) + beta·C for m, n, k ≥ 1 and arguments already validated by <see cref="CpuGemm"/>.
+    /// </summary>
+    public static void Run(bool transA, bool transB, int m, int n, int k, float alpha, float* a, nint lda, float* b, nint ldb,
+        float beta, float* c, nint ldc, bool parallel)
+    {
+        Config cfg = GetConfig(KernelKind);
+        int threads = parallel && (double)m * n * k >= ParallelThreshold ? ThreadCount : 1;
+        int nr = cfg.Nr;
+        int ncMax = (int)Math.Clamp(PackedBBudget / k / nr * nr, nr, (long)(n + nr - 1) / nr * nr);
+        for (int jc = 0; jc < n; jc += ncMax)
+        {
+            int nc = Math.Min(ncMax, n - jc);
+            int nPanels = (nc + nr - 1) / nr;
+            var job = new Job(cfg, transA, transB, m, nc, k, alpha, a, lda, b, ldb, beta, c + jc, ldc, jc, nPanels,
+                (t_packB ??= new NativeBuffer()).Get((long)nPanels * nr * k));
+            job.Plan(threads);
+            if (threads == 1)
+            {
+                job.PackB(0, nPanels);
+                for (int t = 0; t < job.TaskCount; t++) job.RunTask(t);
+            }
+            else
+            {
+                Parallel.For(0, threads, t => job.PackB(t * nPanels / threads, (t + 1) * nPanels / threads));
+                Parallel.For(0, job.TaskCount, job.RunTask);
+            }
+        }
+    }
+
+    /// <summary>One column block of one GEMM call: the operands, the packed B and the task grid.</summary>
+    private sealed class Job(Config cfg, bool transA, bool transB, int m, int nc, int k, float alpha, float* a, nint lda,
+        float* b, nint ldb, float beta, float* c, nint ldc, int jc, int nPanels, float* packedB)
+    {
+        // K is cut into ceil(k / KC) equal slices (not KC, KC, ..., remainder): fewer passes over C for the same bound.
+        private readonly int _kcStep = (k + (k + cfg.Kc - 1) / cfg.Kc - 1) / ((k + cfg.Kc - 1) / cfg.Kc);
+        private int _mTasks, _nTasks, _mPanels;
+
+        public int TaskCount => _mTasks * _nTasks;
+
+        /// <summary>Cuts rows into tasks of at most MC rows (whole MR panels), and columns too when rows are few.</summary>
+        public void Plan(int threads)
+        {
+            _mPanels = (m + cfg.Mr - 1) / cfg.Mr;
+            int panelsPerBlock = cfg.Mc / cfg.Mr;
+            int mTasks = (_mPanels + panelsPerBlock - 1) / panelsPerBlock;
+            if (threads > 1)
+            {
+                // Aim for TasksPerThread tasks per thread while a task keeps ≥ 4 MR panels (B reuse), never more than panels.
+                int wanted = threads * TasksPerThread;
+                int byRows = Math.Max(1, Math.Min(wanted, _mPanels / 4));
+                mTasks = Math.Max(mTasks, byRows);
+                mTasks = Math.Min(_mPanels, (mTasks + threads - 1) / threads * threads);
+            }
+            _mTasks = mTasks;
+            _nTasks = threads > 1 && mTasks < threads ? Math.Min(nPanels, (threads + mTasks - 1) / mTasks) : 1;
+        }
+
+        /// <summary>Packs B micro-panels [q0, q1) for every KC slice. Slice at pc starts at packedB + pc·nPanels·NR.</summary>
+        public void PackB(int q0, int q1)
+        {
+            if (q1 <= q0) return;
+            int nr = cfg.Nr;
+            int cols = Math.Min(q1 * nr, nc) - q0 * nr;
+            for (int pc = 0; pc < k; pc += _kcStep)
+            {
+                int kc = Math.Min(_kcStep, k - pc);
+                float* dst = packedB + (nint)pc * nPanels * nr + (nint)q0 * nr * kc;
+                GemmPacking.PackB(transB, b, ldb, pc, kc, jc + q0 * nr, cols, nr, dst);
+            }
+        }
+
+        /// <summary>Task t: rows of MR panels [pm0, pm1), columns of NR panels [q0, q1).</summary>
+        public void RunTask(int t)
+        {
+            int mi = t / _nTasks, ni = t % _nTasks;
+            int pm0 = (int)((long)mi * _mPanels / _mTasks), pm1 = (int)((long)(mi + 1) * _mPanels / _mTasks);
+            int q0 = (int)((long)ni * nPanels / _nTasks), q1 = (int)((long)(ni + 1) * nPanels / _nTasks);
+            int i0 = pm0 * cfg.Mr, mc = Math.Min(pm1 * cfg.Mr, m) - i0;
+            if (mc <= 0 || q1 <= q0) return;
+            float* packedA = (t_packA ??= new NativeBuffer()).Get((long)(pm1 - pm0) * cfg.Mr * _kcStep);
+            for (int pc = 0; pc < k; pc += _kcStep)
+            {
+                int kc = Math.Min(_kcStep, k - pc);
+                GemmPacking.PackA(transA, a, lda, i0, pc, mc, kc, cfg.Mr, packedA);
+                Macro(mc, q0, q1, kc, packedA, packedB + (nint)pc * nPanels * cfg.Nr, c + i0 * ldc, pc == 0 ? beta : 1f);
+            }
+        }
+
+        /// <summary>Runs the micro-kernel over NR panels [q0, q1) (outer) × all MR panels of the packed A block (inner).</summary>
+        private void Macro(int mc, int q0, int q1, int kc, float* packedA, float* packedBSlice, float* cBlock, float betaEff)
+        {
+            int mr = cfg.Mr, nr = cfg.Nr;
+            float* tile = stackalloc float[mr * nr];
+            for (int q = q0; q < q1; q++)
+            {
+                int cols = Math.Min(nr, nc - q * nr);
+                float* bPanel = packedBSlice + (nint)q * nr * kc;
+                for (int ir = 0; ir < mc; ir += mr)
+                {
+                    int rows = Math.Min(mr, mc - ir);
+                    float* aPanel = packedA + (nint)ir * kc;
+                    float* cTile = cBlock + ir * ldc + q * nr;
+                    if (rows == mr && cols == nr)
+                    {
+                        cfg.Kernel(kc, aPanel, bPanel, cTile, ldc, alpha, betaEff);
+                        continue;
+                    }
+                    cfg.Kernel(kc, aPanel, bPanel, tile, nr, 1f, 0f);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        float* src = tile + r * nr, dst = cTile + r * ldc;
+                        if (betaEff == 0) for (int j = 0; j < cols; j++) dst[j] = alpha * src[j];
+                        else for (int j = 0; j < cols; j++) dst[j] = alpha * src[j] + betaEff * dst[j];
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// A 64-byte-aligned native buffer that grows on demand and is kept per thread (packing buffers are reused across
+    /// calls instead of allocated per call); freed by the finalizer once its thread has gone.
+    /// </summary>
+    private sealed class NativeBuffer
+    {
+        private float* _ptr;
+        private long _capacity;
+
+        ~NativeBuffer() => NativeMemory.AlignedFree(_ptr);
+
+        /// <summary>A buffer of at least <paramref name="floats"/> floats (contents unspecified).</summary>
+        public float* Get(long floats)
+        {
+            if (floats <= _capacity) return _ptr;
+            long grown = Math.Max(floats, _capacity * 3 / 2);
+            NativeMemory.AlignedFree(_ptr);
+            _ptr = null;
+            _capacity = 0;
+            _ptr = (float*)NativeMemory.AlignedAlloc((nuint)(grown * sizeof(float)) + 64, 64);
+            _capacity = grown;
+            return _ptr;
+        }
+    }
+}

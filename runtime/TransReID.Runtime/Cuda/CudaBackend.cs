@@ -1,0 +1,891 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Runtime.InteropServices;
+using System.Text;
+using TransReID.Runtime.Interop;
+using TransReID.Shapes;
+
+namespace TransReID.Runtime.Cuda;
+
+/// <summary>
+/// The CUDA backend: the device's primary context, one non-blocking stream on which every call is queued in order,
+/// cuBLAS (fp32, CUBLAS_DEFAULT_MATH: no TF32 unless <c>allowTf32</c>) for every GEMM, and our own NVRTC-compiled
+/// kernels (<c>Kernels/*.cu</c>, CUBIN for the device's <c>sm_XY</c>, cached on disk) for everything else. Arguments
+/// are checked as <see cref="Cpu.CpuBackend"/> checks them, except values that live on the device (labels, SIE
+/// indices), which cannot be read without a synchronisation. Not thread-safe: one thread at a time (any thread; the
+/// context is made current on entry).
+/// </summary>
+public sealed class CudaBackend : IBackend, IKernelSpecializer
+{
+    private const int RowsPerChunk = 256;
+    private const int MaxTripletRows = 2048;
+
+    private readonly SafeCudaContextHandle _context;
+    private readonly SafeCudaStreamHandle _stream;
+    private readonly SafeCublasHandle _blas;
+    private readonly CudaKernels _kernels;
+    private readonly nint _s;   // raw stream
+    private readonly nint _h;   // raw cuBLAS handle
+    private CudaBuffer? _workspace;
+    private bool _disposed;
+
+    /// <summary>Creates the backend on CUDA device <paramref name="ordinal"/>.</summary>
+    /// <param name="ordinal">The device (0-based).</param>
+    /// <param name="allowTf32">Let cuBLAS use TF32 tensor cores for fp32 GEMMs (faster, about 1e-3 relative error).</param>
+    /// <param name="kernelCacheDirectory">Where compiled kernels are cached; null = the default folder, "" = no disk cache.</param>
+    public unsafe CudaBackend(int ordinal = 0, bool allowTf32 = false, string? kernelCacheDirectory = null)
+    {
+        if (!CudaProbe.IsAvailable(ordinal, out string? reason)) throw new InvalidOperationException($"CUDA device {ordinal} is not usable: {reason}");
+        int device;
+        CudaDriver.Check(CudaDriver.cuDeviceGet(&device, ordinal), "cuDeviceGet");
+        Ordinal = ordinal;
+        DeviceName = QueryName(device);
+        ComputeCapability = Attribute(device, CudaDriver.AttributeComputeCapabilityMajor) * 10
+            + Attribute(device, CudaDriver.AttributeComputeCapabilityMinor);
+        MultiprocessorCount = Attribute(device, CudaDriver.AttributeMultiprocessorCount);
+        int driverVersion;
+        CudaDriver.Check(CudaDriver.cuDriverGetVersion(&driverVersion), "cuDriverGetVersion");
+
+        _context = SafeCudaContextHandle.Retain(device);
+        try
+        {
+            _context.MakeCurrent();
+            nint stream;
+            CudaDriver.Check(CudaDriver.cuStreamCreate(&stream, CudaDriver.StreamNonBlocking), "cuStreamCreate");
+            _stream = new SafeCudaStreamHandle();
+            _stream.Attach(stream, _context);
+            _s = stream;
+
+            nint blas;
+            Cublas.Check(Cublas.cublasCreate_v2(&blas), "cublasCreate_v2");
+            _blas = new SafeCublasHandle();
+            _blas.Attach(blas, _context);
+            _h = blas;
+            Cublas.Check(Cublas.cublasSetStream_v2(blas, stream), "cublasSetStream_v2");
+            Cublas.Check(Cublas.cublasSetMathMode(blas, allowTf32 ? Cublas.Tf32TensorOpMath : Cublas.DefaultMath), "cublasSetMathMode");
+            int cublasVersion;
+            Cublas.Check(Cublas.cublasGetVersion_v2(blas, &cublasVersion), "cublasGetVersion_v2");
+            AllowTf32 = allowTf32;
+
+            (int nvMajor, int nvMinor) = KernelCompiler.NvrtcVersion();
+            (string target, bool cubin) = KernelCompiler.TargetFor(ComputeCapability, KernelCompiler.SupportedArchitectures());
+            KernelTarget = target;
+            _kernels = new CudaKernels(_context, new KernelCompiler(kernelCacheDirectory), target, cubin);
+            Name = string.Create(CultureInfo.InvariantCulture,
+                $"CUDA {ordinal}: {DeviceName} (sm_{ComputeCapability}, {MultiprocessorCount} SMs, driver {driverVersion / 1000}.{driverVersion % 1000 / 10}, NVRTC {nvMajor}.{nvMinor} -> {target}, cuBLAS {cublasVersion}{(allowTf32 ? ", TF32" : "")})");
+        }
+        catch
+        {
+            _blas?.Dispose();
+            _stream?.Dispose();
+            _context.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc/>
+    public string Name { get; }
+
+    /// <summary>The device ordinal.</summary>
+    public int Ordinal { get; }
+
+    /// <summary>The device's name, e.g. "NVIDIA H100 80GB HBM3".</summary>
+    public string DeviceName { get; }
+
+    /// <summary>Compute capability as major·10 + minor, e.g. 90.</summary>
+    public int ComputeCapability { get; }
+
+    /// <summary>Streaming multiprocessors.</summary>
+    public int MultiprocessorCount { get; }
+
+    /// <summary>The NVRTC target, e.g. <c>sm_90</c> (CUBIN) or <c>compute_90</c> (PTX for the driver to finish).</summary>
+    public string KernelTarget { get; }
+
+    /// <summary>Whether cuBLAS may use TF32 for fp32 GEMMs.</summary>
+    public bool AllowTf32 { get; }
+
+    /// <summary>The model the kernels are specialised for, or null (generic kernels).</summary>
+    public string? SpecializedFor { get; private set; }
+
+    internal CudaKernels Kernels => _kernels;
+
+    // ---- specialisation -----------------------------------------------------------------------------------
+
+    /// <inheritdoc/>
+    public void Specialize(string modelName, IReadOnlyList<KeyValuePair<string, long>> constants)
+    {
+        ArgumentNullException.ThrowIfNull(modelName);
+        ArgumentNullException.ThrowIfNull(constants);
+        foreach (KeyValuePair<string, long> c in constants) KernelCompiler.ValidateDefineName(c.Key);
+        var duplicate = constants.GroupBy(c => c.Key, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate != null) throw new ArgumentException($"kernel constant '{duplicate.Key}' is given {duplicate.Count()} times", nameof(constants));
+        Enter();
+        Synchronize(); // modules are unloaded below: nothing queued may still use them
+        _kernels.Reset(constants);
+        SpecializedFor = modelName;
+    }
+
+    /// <summary>Compiles (or loads from the cache) every kernel now rather than on first use.</summary>
+    public void LoadAllKernels()
+    {
+        Enter();
+        _kernels.LoadAll();
+    }
+
+    // ---- memory -------------------------------------------------------------------------------------------
+
+    /// <inheritdoc/>
+    public unsafe DeviceBuffer Allocate(long elements)
+    {
+        if (elements < 0) throw new ArgumentOutOfRangeException(nameof(elements), elements, "Cannot allocate a negative number of elements.");
+        Enter();
+        long bytes = Math.Max(checked(elements * 4), 256);
+        ulong p;
+        int r = CudaDriver.cuMemAlloc_v2(&p, (nuint)bytes);
+        if (r != CudaDriver.Success)
+        {
+            string detail = string.Create(CultureInfo.InvariantCulture, $"asked for {bytes:N0} bytes ({elements:N0} floats) on CUDA device {Ordinal} ({DeviceName})");
+            if (r == CudaDriver.ErrorOutOfMemory)
+            {
+                nuint free, total;
+                if (CudaDriver.cuMemGetInfo_v2(&free, &total) == CudaDriver.Success)
+                    detail += string.Create(CultureInfo.InvariantCulture, $", {(ulong)free:N0} of {(ulong)total:N0} bytes free");
+            }
+
+            throw CudaDriver.Failure(r, "cuMemAlloc_v2", detail);
+        }
+
+        var memory = new SafeCudaMemoryHandle();
+        memory.Attach((nint)p, _context);
+        var buffer = new CudaBuffer(memory, elements);
+        CudaDriver.Check(CudaDriver.cuMemsetD32Async(p, 0, (nuint)(bytes / 4), _s), "cuMemsetD32Async");
+        return buffer;
+    }
+
+    /// <inheritdoc/>
+    public void Upload(ReadOnlySpan<float> source, DevicePtr destination) => UploadBytes(MemoryMarshal.AsBytes(source), destination);
+
+    /// <inheritdoc/>
+    public void Upload(ReadOnlySpan<int> source, DevicePtr destination) => UploadBytes(MemoryMarshal.AsBytes(source), destination);
+
+    private unsafe void UploadBytes(ReadOnlySpan<byte> source, DevicePtr destination)
+    {
+        if (source.IsEmpty) return;
+        NotNull(destination, nameof(destination), nameof(Upload));
+        Enter();
+        fixed (byte* p = source)
+        {
+            // From pageable memory the driver stages the bytes before returning, so the span may change afterwards.
+            CudaDriver.Check(CudaDriver.cuMemcpyHtoDAsync_v2((ulong)destination.Address, p, (nuint)source.Length, _s), "cuMemcpyHtoDAsync_v2");
+        }
+    }
+
+    /// <inheritdoc/>
+    public unsafe void Download(DevicePtr source, Span<float> destination)
+    {
+        if (destination.IsEmpty) return;
+        NotNull(source, nameof(source), nameof(Download));
+        Enter();
+        fixed (float* p = destination)
+        {
+            CudaDriver.Check(CudaDriver.cuMemcpyDtoHAsync_v2(p, (ulong)source.Address, (nuint)((long)destination.Length * 4), _s), "cuMemcpyDtoHAsync_v2");
+            CudaDriver.Check(CudaDriver.cuStreamSynchronize(_s), "cuStreamSynchronize");
+        }
+    }
+
+    /// <summary>Copies device ints to the host (labels, indices), waiting for the copy.</summary>
+    public unsafe void Download(DevicePtr source, Span<int> destination)
+    {
+        if (destination.IsEmpty) return;
+        NotNull(source, nameof(source), nameof(Download));
+        Enter();
+        fixed (int* p = destination)
+        {
+            CudaDriver.Check(CudaDriver.cuMemcpyDtoHAsync_v2(p, (ulong)source.Address, (nuint)((long)destination.Length * 4), _s), "cuMemcpyDtoHAsync_v2");
+            CudaDriver.Check(CudaDriver.cuStreamSynchronize(_s), "cuStreamSynchronize");
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Zero(DevicePtr destination, long elements)
+    {
+        NonNegative(elements, nameof(elements), nameof(Zero));
+        if (elements == 0) return;
+        NotNull(destination, nameof(destination), nameof(Zero));
+        Enter();
+        CudaDriver.Check(CudaDriver.cuMemsetD32Async((ulong)destination.Address, 0, (nuint)elements, _s), "cuMemsetD32Async");
+    }
+
+    /// <inheritdoc/>
+    public void Copy(DevicePtr source, DevicePtr destination, long elements)
+    {
+        NonNegative(elements, nameof(elements), nameof(Copy));
+        if (elements == 0) return;
+        NotNull(source, nameof(source), nameof(Copy));
+        NotNull(destination, nameof(destination), nameof(Copy));
+        Enter();
+        CudaDriver.Check(CudaDriver.cuMemcpyDtoDAsync_v2((ulong)destination.Address, (ulong)source.Address, (nuint)(elements * 4), _s),
+            "cuMemcpyDtoDAsync_v2");
+    }
+
+    /// <inheritdoc/>
+    public void Synchronize()
+    {
+        Enter();
+        CudaDriver.Check(CudaDriver.cuStreamSynchronize(_s), "cuStreamSynchronize");
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> between two events on the stream and returns the GPU time between them in
+    /// milliseconds (waits for the work).
+    /// </summary>
+    public unsafe float TimeMilliseconds(Action work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        Enter();
+        using SafeCudaEventHandle start = CreateEvent(), end = CreateEvent();
+        CudaDriver.Check(CudaDriver.cuEventRecord(start.DangerousGetHandle(), _s), "cuEventRecord");
+        work();
+        Enter();
+        CudaDriver.Check(CudaDriver.cuEventRecord(end.DangerousGetHandle(), _s), "cuEventRecord");
+        CudaDriver.Check(CudaDriver.cuEventSynchronize(end.DangerousGetHandle()), "cuEventSynchronize");
+        float ms;
+        CudaDriver.Check(CudaDriver.cuEventElapsedTime(&ms, start.DangerousGetHandle(), end.DangerousGetHandle()), "cuEventElapsedTime");
+        return ms;
+    }
+
+    private unsafe SafeCudaEventHandle CreateEvent()
+    {
+        nint e;
+        CudaDriver.Check(CudaDriver.cuEventCreate(&e, CudaDriver.EventDefault), "cuEventCreate");
+        var handle = new SafeCudaEventHandle();
+        handle.Attach(e, _context);
+        return handle;
+    }
+
+    /// <summary>Free and total device memory in bytes.</summary>
+    public unsafe (long Free, long Total) MemoryInfo()
+    {
+        Enter();
+        nuint free, total;
+        CudaDriver.Check(CudaDriver.cuMemGetInfo_v2(&free, &total), "cuMemGetInfo_v2");
+        return ((long)free, (long)total);
+    }
+
+    // ---- dense layers -------------------------------------------------------------------------------------
+
+    /// <inheritdoc/>
+    public void Linear(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int m, int k, int n)
+    {
+        const string op = nameof(Linear);
+        Positive(m, nameof(m), op); Positive(k, nameof(k), op); Positive(n, nameof(n), op);
+        NotNull(x, nameof(x), op); NotNull(w, nameof(w), op); NotNull(y, nameof(y), op);
+        Enter();
+        LinearCore(x, w, b, y, m, k, n);
+    }
+
+    private void LinearCore(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int m, int k, int n)
+    {
+        float beta = 0f;
+        if (!b.IsNull)
+        {
+            Run(Kernel.BiasBroadcast, Launch.GridFor((long)m * n), Launch.Block, [Launch.P(b), Launch.P(y), Launch.L(m), Launch.I(n)]);
+            beta = 1f;
+        }
+
+        Blas.Gemm(_h, false, true, m, n, k, 1f, x, k, w, k, beta, y, n);
+    }
+
+    /// <inheritdoc/>
+    public void LinearBackward(DevicePtr dy, DevicePtr x, DevicePtr w, DevicePtr dx, DevicePtr dw, DevicePtr db, int m, int k, int n, bool accumulateDx)
+    {
+        const string op = nameof(LinearBackward);
+        Positive(m, nameof(m), op); Positive(k, nameof(k), op); Positive(n, nameof(n), op);
+        NotNull(dy, nameof(dy), op);
+        if (!dx.IsNull) NotNull(w, nameof(w), op);
+        if (!dw.IsNull) NotNull(x, nameof(x), op);
+        Enter();
+        if (!dx.IsNull) Blas.Gemm(_h, false, false, m, k, n, 1f, dy, n, w, k, accumulateDx ? 1f : 0f, dx, k);
+        if (!dw.IsNull) Blas.Gemm(_h, true, false, n, k, m, 1f, dy, n, x, k, 1f, dw, k);
+        if (!db.IsNull) BiasGrad(dy, db, m, n);
+    }
+
+    private void BiasGrad(DevicePtr dy, DevicePtr db, long rows, int n)
+    {
+        (int rowsPerChunk, int chunks) = Chunking(rows);
+        DevicePtr partial = chunks > 1 ? Workspace((long)chunks * n) : DevicePtr.Null;
+        Run(Kernel.BiasGradPartial, Launch.CeilDiv(n, 32), (uint)chunks, 32, 8, 0,
+            [Launch.P(dy), Launch.L(rows), Launch.I(n), Launch.I(rowsPerChunk), Launch.P(partial), Launch.P(db)]);
+        if (chunks > 1)
+            Run(Kernel.BiasGradFinish, Launch.GridFor(n), Launch.Block, [Launch.P(partial), Launch.I(chunks), Launch.I(n), Launch.P(db)]);
+    }
+
+    private static (int RowsPerChunk, int Chunks) Chunking(long rows)
+    {
+        long perChunk = Math.Max(RowsPerChunk, (rows + 65534) / 65535); // grid.y is at most 65535
+        return ((int)perChunk, (int)((rows + perChunk - 1) / perChunk));
+    }
+
+    // ---- patch embedding ----------------------------------------------------------------------------------
+
+    /// <inheritdoc/>
+    public void PatchEmbed(DevicePtr images, DevicePtr cols, DevicePtr w, DevicePtr b, DevicePtr y,
+        int batch, int channels, int height, int width, int patch, int strideY, int strideX, int gridY, int gridX, int dim)
+    {
+        const string op = nameof(PatchEmbed);
+        Positive(batch, nameof(batch), op); Positive(channels, nameof(channels), op); Positive(height, nameof(height), op);
+        Positive(width, nameof(width), op); Positive(patch, nameof(patch), op); Positive(strideY, nameof(strideY), op);
+        Positive(strideX, nameof(strideX), op); Positive(gridY, nameof(gridY), op); Positive(gridX, nameof(gridX), op);
+        Positive(dim, nameof(dim), op);
+        if ((long)(gridY - 1) * strideY + patch > height || (long)(gridX - 1) * strideX + patch > width)
+        {
+            throw new ArgumentException(
+                $"{op}: a {gridY}x{gridX} grid of {patch}-pixel patches with stride ({strideY}, {strideX}) does not fit a {height}x{width} image.");
+        }
+
+        NotNull(images, nameof(images), op); NotNull(cols, nameof(cols), op); NotNull(w, nameof(w), op); NotNull(y, nameof(y), op);
+        Enter();
+        long rows = (long)batch * gridY * gridX;
+        int colsPerRow = checked(channels * patch * patch);
+        Run(Kernel.Im2Col, Launch.GridFor(rows * colsPerRow), Launch.Block,
+        [
+            Launch.P(images), Launch.P(cols), Launch.I(batch), Launch.I(channels), Launch.I(height), Launch.I(width), Launch.I(patch),
+            Launch.I(strideY), Launch.I(strideX), Launch.I(gridY), Launch.I(gridX),
+        ]);
+        LinearCore(cols, w, b, y, checked((int)rows), colsPerRow, dim);
+    }
+
+    /// <inheritdoc/>
+    public void PatchEmbedBackward(DevicePtr dy, DevicePtr cols, DevicePtr dw, DevicePtr db, int rows, int colsPerRow, int dim)
+    {
+        const string op = nameof(PatchEmbedBackward);
+        Positive(rows, nameof(rows), op); Positive(colsPerRow, nameof(colsPerRow), op); Positive(dim, nameof(dim), op);
+        NotNull(dy, nameof(dy), op); NotNull(cols, nameof(cols), op); NotNull(dw, nameof(dw), op);
+        Enter();
+        Blas.Gemm(_h, true, false, dim, colsPerRow, rows, 1f, dy, dim, cols, colsPerRow, 1f, dw, colsPerRow);
+        if (!db.IsNull) BiasGrad(dy, db, rows, dim);
+    }
+
+    /// <inheritdoc/>
+    public void TokenEmbed(DevicePtr patches, DevicePtr cls, DevicePtr pos, DevicePtr sie, DevicePtr sieIndex, float coef,
+        DevicePtr x, int batch, int tokens, int dim)
+    {
+        const string op = nameof(TokenEmbed);
+        Positive(batch, nameof(batch), op); Positive(dim, nameof(dim), op);
+        if (tokens < 2) throw new ArgumentOutOfRangeException(nameof(tokens), tokens, $"{op}: tokens (N + 1) must be at least 2.");
+        NotNull(patches, nameof(patches), op); NotNull(cls, nameof(cls), op); NotNull(pos, nameof(pos), op); NotNull(x, nameof(x), op);
+        if (!sie.IsNull) NotNull(sieIndex, nameof(sieIndex), op);
+        long xBytes = (long)batch * tokens * dim * 4, pBytes = (long)batch * (tokens - 1) * dim * 4;
+        if (patches.Address < x.Address + xBytes && x.Address < patches.Address + pBytes)
+            throw new ArgumentException($"{op}: patches ({patches}) and x ({x}) overlap; the token embedding is not in place.");
+        Enter();
+        Run(Kernel.TokenEmbedForward, Launch.GridFor((long)batch * tokens * dim), Launch.Block,
+        [
+            Launch.P(patches), Launch.P(cls), Launch.P(pos), Launch.P(sie), Launch.P(sie.IsNull ? DevicePtr.Null : sieIndex), Launch.F(coef),
+            Launch.P(x), Launch.I(batch), Launch.I(tokens), Launch.I(dim),
+        ]);
+    }
+
+    /// <inheritdoc/>
+    public void TokenEmbedBackward(DevicePtr dx, DevicePtr dpatches, DevicePtr dcls, DevicePtr dpos, DevicePtr dsie, DevicePtr sieIndex,
+        float coef, int batch, int tokens, int dim)
+    {
+        const string op = nameof(TokenEmbedBackward);
+        Positive(batch, nameof(batch), op); Positive(dim, nameof(dim), op);
+        if (tokens < 2) throw new ArgumentOutOfRangeException(nameof(tokens), tokens, $"{op}: tokens (N + 1) must be at least 2.");
+        NotNull(dx, nameof(dx), op);
+        if (!dsie.IsNull) NotNull(sieIndex, nameof(sieIndex), op);
+        Enter();
+        if (!dpatches.IsNull)
+        {
+            Run(Kernel.TokenEmbedPatchGrad, Launch.GridFor((long)batch * (tokens - 1) * dim), Launch.Block,
+                [Launch.P(dx), Launch.P(dpatches), Launch.I(batch), Launch.I(tokens), Launch.I(dim)]);
+        }
+
+        if (!dpos.IsNull || !dcls.IsNull)
+        {
+            Run(Kernel.TokenEmbedPosGrad, Launch.GridFor((long)tokens * dim), Launch.Block,
+                [Launch.P(dx), Launch.P(dpos), Launch.P(dcls), Launch.I(batch), Launch.I(tokens), Launch.I(dim)]);
+        }
+
+        if (!dsie.IsNull)
+        {
+            DevicePtr work = Workspace((long)batch * dim);
+            Run(Kernel.TokenEmbedSampleSums, Launch.CeilDiv(dim, 32), checked((uint)batch), 32, 8, 0,
+                [Launch.P(dx), Launch.P(work), Launch.I(tokens), Launch.I(dim)]);
+            Run(Kernel.TokenEmbedSieScatter, Launch.GridFor(dim), Launch.Block,
+                [Launch.P(work), Launch.P(sieIndex), Launch.F(coef), Launch.P(dsie), Launch.I(batch), Launch.I(dim)]);
+        }
+    }
+
+    // ---- normalisation ------------------------------------------------------------------------------------
+
+    /// <inheritdoc/>
+    public void LayerNorm(DevicePtr x, DevicePtr gamma, DevicePtr beta, DevicePtr y, DevicePtr mean, DevicePtr rstd, int rows, int dim, float eps)
+    {
+        const string op = nameof(LayerNorm);
+        Positive(rows, nameof(rows), op); Positive(dim, nameof(dim), op);
+        NotNull(x, nameof(x), op); NotNull(gamma, nameof(gamma), op); NotNull(beta, nameof(beta), op); NotNull(y, nameof(y), op);
+        NotNull(mean, nameof(mean), op); NotNull(rstd, nameof(rstd), op);
+        Enter();
+        Run(Kernel.LayerNormForward, Launch.CeilDiv(rows, 8), Launch.Block,
+        [
+            Launch.P(x), Launch.P(gamma), Launch.P(beta), Launch.P(y), Launch.P(mean), Launch.P(rstd), Launch.L(rows), Launch.I(dim), Launch.F(eps),
+        ]);
+    }
+
+    /// <inheritdoc/>
+    public void LayerNormBackward(DevicePtr dy, DevicePtr x, DevicePtr gamma, DevicePtr mean, DevicePtr rstd, DevicePtr dx,
+        DevicePtr dgamma, DevicePtr dbeta, int rows, int dim, bool accumulateDx)
+    {
+        const string op = nameof(LayerNormBackward);
+        Positive(rows, nameof(rows), op); Positive(dim, nameof(dim), op);
+        NotNull(dy, nameof(dy), op); NotNull(x, nameof(x), op); NotNull(gamma, nameof(gamma), op); NotNull(mean, nameof(mean), op);
+        NotNull(rstd, nameof(rstd), op); NotNull(dx, nameof(dx), op);
+        Enter();
+        if (!dgamma.IsNull || !dbeta.IsNull)
+        {
+            // Parameter gradients first: dx may alias dy.
+            (int rowsPerChunk, int chunks) = Chunking(rows);
+            DevicePtr partial = chunks > 1 ? Workspace(2L * chunks * dim) : DevicePtr.Null;
+            Run(Kernel.LayerNormBackwardDParams, Launch.CeilDiv(dim, 32), (uint)chunks, 32, 8, 0,
+            [
+                Launch.P(dy), Launch.P(x), Launch.P(mean), Launch.P(rstd), Launch.L(rows), Launch.I(dim), Launch.I(rowsPerChunk),
+                Launch.P(partial), Launch.P(dgamma), Launch.P(dbeta),
+            ]);
+            if (chunks > 1)
+            {
+                Run(Kernel.LayerNormBackwardFinish, Launch.GridFor(dim), Launch.Block,
+                    [Launch.P(partial), Launch.I(chunks), Launch.I(dim), Launch.P(dgamma), Launch.P(dbeta)]);
+            }
+        }
+
+        Run(Kernel.LayerNormBackwardDx, Launch.CeilDiv(rows, 8), Launch.Block,
+        [
+            Launch.P(dy), Launch.P(x), Launch.P(gamma), Launch.P(mean), Launch.P(rstd), Launch.P(dx), Launch.L(rows), Launch.I(dim),
+            Launch.B(accumulateDx),
+        ]);
+    }
+
+    /// <inheritdoc/>
+    public void BatchNormTrain(DevicePtr x, DevicePtr gamma, DevicePtr beta, DevicePtr y, DevicePtr mean, DevicePtr rstd,
+        DevicePtr runningMean, DevicePtr runningVar, int rows, int channels, float eps, float momentum)
+    {
+        const string op = nameof(BatchNormTrain);
+        if (rows < 2)
+            throw new ArgumentOutOfRangeException(nameof(rows), rows, $"{op}: training-mode batch norm needs more than one value per channel (rows = {rows}).");
+        Positive(channels, nameof(channels), op);
+        NotNull(x, nameof(x), op); NotNull(gamma, nameof(gamma), op); NotNull(y, nameof(y), op);
+        NotNull(mean, nameof(mean), op); NotNull(rstd, nameof(rstd), op);
+        Enter();
+        Run(Kernel.BatchNormTrain, Launch.CeilDiv(channels, 32), 1, 32, 8, 0,
+        [
+            Launch.P(x), Launch.P(gamma), Launch.P(beta), Launch.P(y), Launch.P(mean), Launch.P(rstd), Launch.P(runningMean),
+            Launch.P(runningVar), Launch.I(rows), Launch.I(channels), Launch.F(eps), Launch.F(momentum),
+        ]);
+    }
+
+    /// <inheritdoc/>
+    public void BatchNormEval(DevicePtr x, DevicePtr gamma, DevicePtr beta, DevicePtr runningMean, DevicePtr runningVar, DevicePtr y,
+        int rows, int channels, float eps)
+    {
+        const string op = nameof(BatchNormEval);
+        Positive(rows, nameof(rows), op); Positive(channels, nameof(channels), op);
+        NotNull(x, nameof(x), op); NotNull(gamma, nameof(gamma), op); NotNull(runningMean, nameof(runningMean), op);
+        NotNull(runningVar, nameof(runningVar), op); NotNull(y, nameof(y), op);
+        Enter();
+        Run(Kernel.BatchNormEval, Launch.GridFor((long)rows * channels), Launch.Block,
+        [
+            Launch.P(x), Launch.P(gamma), Launch.P(beta), Launch.P(runningMean), Launch.P(runningVar), Launch.P(y), Launch.I(rows),
+            Launch.I(channels), Launch.F(eps),
+        ]);
+    }
+
+    /// <inheritdoc/>
+    public void BatchNormBackward(DevicePtr dy, DevicePtr x, DevicePtr gamma, DevicePtr mean, DevicePtr rstd, DevicePtr dx,
+        DevicePtr dgamma, DevicePtr dbeta, int rows, int channels, bool accumulateDx)
+    {
+        const string op = nameof(BatchNormBackward);
+        Positive(rows, nameof(rows), op); Positive(channels, nameof(channels), op);
+        NotNull(dy, nameof(dy), op); NotNull(x, nameof(x), op); NotNull(gamma, nameof(gamma), op); NotNull(mean, nameof(mean), op);
+        NotNull(rstd, nameof(rstd), op); NotNull(dx, nameof(dx), op);
+        Enter();
+        Run(Kernel.BatchNormBackward, Launch.CeilDiv(channels, 32), 1, 32, 8, 0,
+        [
+            Launch.P(dy), Launch.P(x), Launch.P(gamma), Launch.P(mean), Launch.P(rstd), Launch.P(dx), Launch.P(dgamma), Launch.P(dbeta),
+            Launch.I(rows), Launch.I(channels), Launch.B(accumulateDx),
+        ]);
+    }
+
+    // ---- attention and MLP --------------------------------------------------------------------------------
+
+    /// <summary>
+    /// An operand of the per-(sample, head) GEMMs of attention: a base address and the element strides from one
+    /// sample to the next and from one head to the next. qkv-like [B,T,3D]: (T·3D, dh); probs-like [B,H,T,T]:
+    /// (H·T², T²); y-like [B,T,D]: (T·D, dh).
+    /// </summary>
+    private readonly record struct HeadOperand(DevicePtr Base, long SampleStride, long HeadStride);
+
+    /// <summary>
+    /// B·H GEMMs, one per (sample, head), as min(B, H) strided-batched cuBLAS calls: a loop over samples batching
+    /// the heads, or a loop over heads batching the samples.
+    /// </summary>
+    private void HeadGemms(int batch, int heads, bool transA, bool transB, int m, int n, int k, float alpha, HeadOperand a, int lda,
+        HeadOperand b, int ldb, float beta, HeadOperand c, int ldc)
+    {
+        if (batch <= heads)
+        {
+            for (int s = 0; s < batch; s++)
+            {
+                Blas.GemmStridedBatched(_h, transA, transB, m, n, k, alpha, a.Base + s * a.SampleStride, lda, a.HeadStride,
+                    b.Base + s * b.SampleStride, ldb, b.HeadStride, beta, c.Base + s * c.SampleStride, ldc, c.HeadStride, heads);
+            }
+        }
+        else
+        {
+            for (int h = 0; h < heads; h++)
+            {
+                Blas.GemmStridedBatched(_h, transA, transB, m, n, k, alpha, a.Base + h * a.HeadStride, lda, a.SampleStride,
+                    b.Base + h * b.HeadStride, ldb, b.SampleStride, beta, c.Base + h * c.HeadStride, ldc, c.SampleStride, batch);
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Attention(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale)
+    {
+        const string op = nameof(Attention);
+        Positive(batch, nameof(batch), op); Positive(tokens, nameof(tokens), op); Positive(heads, nameof(heads), op); Positive(headDim, nameof(headDim), op);
+        NotNull(qkv, nameof(qkv), op); NotNull(probs, nameof(probs), op); NotNull(y, nameof(y), op);
+        Enter();
+        int t = tokens, dh = headDim, d = checked(heads * headDim), ld = checked(3 * d);
+        long tt = (long)t * t;
+        var q = new HeadOperand(qkv, (long)t * ld, dh);
+        var kk = new HeadOperand(qkv + d, (long)t * ld, dh);
+        var v = new HeadOperand(qkv + 2L * d, (long)t * ld, dh);
+        var p = new HeadOperand(probs, heads * tt, tt);
+        var yy = new HeadOperand(y, (long)t * d, dh);
+        HeadGemms(batch, heads, false, true, t, t, dh, scale, q, ld, kk, ld, 0f, p, t);        // S = scale·Q·Kᵀ
+        long rows = (long)batch * heads * t;
+        Run(Kernel.SoftmaxForward, Launch.CeilDiv(rows, 8), Launch.Block, [Launch.P(probs), Launch.L(rows), Launch.I(t)]);
+        HeadGemms(batch, heads, false, false, t, dh, t, 1f, p, t, v, ld, 0f, yy, d);            // Y = P·V
+    }
+
+    /// <inheritdoc/>
+    public void AttentionBackward(DevicePtr dy, DevicePtr qkv, DevicePtr probs, DevicePtr dqkv, DevicePtr scratch,
+        int batch, int tokens, int heads, int headDim, float scale)
+    {
+        const string op = nameof(AttentionBackward);
+        Positive(batch, nameof(batch), op); Positive(tokens, nameof(tokens), op); Positive(heads, nameof(heads), op); Positive(headDim, nameof(headDim), op);
+        NotNull(dy, nameof(dy), op); NotNull(qkv, nameof(qkv), op); NotNull(probs, nameof(probs), op); NotNull(dqkv, nameof(dqkv), op);
+        NotNull(scratch, nameof(scratch), op);
+        Enter();
+        int t = tokens, dh = headDim, d = checked(heads * headDim), ld = checked(3 * d);
+        long tt = (long)t * t;
+        var q = new HeadOperand(qkv, (long)t * ld, dh);
+        var kk = new HeadOperand(qkv + d, (long)t * ld, dh);
+        var v = new HeadOperand(qkv + 2L * d, (long)t * ld, dh);
+        var dq = new HeadOperand(dqkv, (long)t * ld, dh);
+        var dk = new HeadOperand(dqkv + d, (long)t * ld, dh);
+        var dv = new HeadOperand(dqkv + 2L * d, (long)t * ld, dh);
+        var p = new HeadOperand(probs, heads * tt, tt);
+        var ds = new HeadOperand(scratch, heads * tt, tt);
+        var dyy = new HeadOperand(dy, (long)t * d, dh);
+        HeadGemms(batch, heads, true, false, t, dh, t, 1f, p, t, dyy, d, 0f, dv, ld);           // dV = Pᵀ·dY
+        HeadGemms(batch, heads, false, true, t, t, dh, 1f, dyy, d, v, ld, 0f, ds, t);           // dP = dY·Vᵀ
+        long rows = (long)batch * heads * t;
+        Run(Kernel.SoftmaxBackward, Launch.CeilDiv(rows, 8), Launch.Block, [Launch.P(probs), Launch.P(scratch), Launch.L(rows), Launch.I(t)]);
+        HeadGemms(batch, heads, false, false, t, dh, t, scale, ds, t, kk, ld, 0f, dq, ld);      // dQ = scale·dS·K
+        HeadGemms(batch, heads, true, false, t, dh, t, scale, ds, t, q, ld, 0f, dk, ld);        // dK = scale·dSᵀ·Q
+    }
+
+    /// <inheritdoc/>
+    public void Gelu(DevicePtr x, DevicePtr y, long n)
+    {
+        NonNegative(n, nameof(n), nameof(Gelu));
+        if (n == 0) return;
+        NotNull(x, nameof(x), nameof(Gelu)); NotNull(y, nameof(y), nameof(Gelu));
+        Enter();
+        Run(Kernel.GeluForward, Launch.GridFor(n), Launch.Block, [Launch.P(x), Launch.P(y), Launch.L(n)]);
+    }
+
+    /// <inheritdoc/>
+    public void GeluBackward(DevicePtr dy, DevicePtr x, DevicePtr dx, long n)
+    {
+        const string op = nameof(GeluBackward);
+        NonNegative(n, nameof(n), op);
+        if (n == 0) return;
+        NotNull(dy, nameof(dy), op); NotNull(x, nameof(x), op); NotNull(dx, nameof(dx), op);
+        Enter();
+        Run(Kernel.GeluBackward, Launch.GridFor(n), Launch.Block, [Launch.P(dy), Launch.P(x), Launch.P(dx), Launch.L(n)]);
+    }
+
+    // ---- elementwise and data movement --------------------------------------------------------------------
+
+    /// <inheritdoc/>
+    public void Residual(DevicePtr x, DevicePtr branch, DevicePtr scale, DevicePtr y, int batch, long rowLength)
+    {
+        const string op = nameof(Residual);
+        Positive(batch, nameof(batch), op); Positive(rowLength, nameof(rowLength), op);
+        NotNull(x, nameof(x), op); NotNull(branch, nameof(branch), op); NotNull(y, nameof(y), op);
+        Enter();
+        Run(Kernel.Residual, Launch.GridFor(batch * rowLength), Launch.Block,
+            [Launch.P(x), Launch.P(branch), Launch.P(scale), Launch.P(y), Launch.I(batch), Launch.L(rowLength)]);
+    }
+
+    /// <inheritdoc/>
+    public void ScaleRows(DevicePtr src, DevicePtr scale, DevicePtr dst, int batch, long rowLength)
+    {
+        const string op = nameof(ScaleRows);
+        Positive(batch, nameof(batch), op); Positive(rowLength, nameof(rowLength), op);
+        NotNull(src, nameof(src), op); NotNull(dst, nameof(dst), op);
+        if (scale.IsNull && src == dst) return;
+        Enter();
+        Run(Kernel.ScaleRows, Launch.GridFor(batch * rowLength), Launch.Block,
+            [Launch.P(src), Launch.P(scale), Launch.P(dst), Launch.I(batch), Launch.L(rowLength)]);
+    }
+
+    /// <inheritdoc/>
+    public void CopyRows(DevicePtr src, long srcStride, DevicePtr dst, long dstStride, int rows, int rowLength, float alpha, bool accumulate)
+    {
+        const string op = nameof(CopyRows);
+        NonNegative(rows, nameof(rows), op); NonNegative(rowLength, nameof(rowLength), op);
+        if (rows == 0 || rowLength == 0) return;
+        if (srcStride < rowLength && rows > 1)
+            throw new ArgumentOutOfRangeException(nameof(srcStride), srcStride, $"{op}: srcStride {srcStride} is shorter than rowLength {rowLength}.");
+        if (dstStride < rowLength && rows > 1)
+            throw new ArgumentOutOfRangeException(nameof(dstStride), dstStride, $"{op}: dstStride {dstStride} is shorter than rowLength {rowLength}.");
+        NotNull(src, nameof(src), op); NotNull(dst, nameof(dst), op);
+        Enter();
+        Run(Kernel.CopyRows, Launch.GridFor((long)rows * rowLength), Launch.Block,
+        [
+            Launch.P(src), Launch.L(srcStride), Launch.P(dst), Launch.L(dstStride), Launch.I(rows), Launch.I(rowLength), Launch.F(alpha),
+            Launch.B(accumulate),
+        ]);
+    }
+
+    /// <inheritdoc/>
+    public void JpmGather(DevicePtr x, DevicePtr parts, int batch, int patchCount, int dim, int partCount, int partLength,
+        int shift, int groups, bool rearrange)
+    {
+        const string op = nameof(JpmGather);
+        CheckJpm(op, batch, patchCount, dim, partCount, partLength, groups, rearrange);
+        NotNull(x, nameof(x), op); NotNull(parts, nameof(parts), op);
+        Enter();
+        Run(Kernel.JpmGather, Launch.GridFor((long)partCount * batch * (partLength + 1) * dim), Launch.Block,
+        [
+            Launch.P(x), Launch.P(parts), Launch.I(batch), Launch.I(patchCount), Launch.I(dim), Launch.I(partCount), Launch.I(partLength),
+            Launch.I(shift), Launch.I(groups), Launch.B(rearrange),
+        ]);
+    }
+
+    /// <inheritdoc/>
+    public void JpmGatherBackward(DevicePtr dparts, DevicePtr dx, int batch, int patchCount, int dim, int partCount, int partLength,
+        int shift, int groups, bool rearrange)
+    {
+        const string op = nameof(JpmGatherBackward);
+        CheckJpm(op, batch, patchCount, dim, partCount, partLength, groups, rearrange);
+        NotNull(dparts, nameof(dparts), op); NotNull(dx, nameof(dx), op);
+        Enter();
+        Run(Kernel.JpmGatherBackward, Launch.GridFor((long)batch * dim), Launch.Block,
+        [
+            Launch.P(dparts), Launch.P(dx), Launch.I(batch), Launch.I(patchCount), Launch.I(dim), Launch.I(partCount), Launch.I(partLength),
+            Launch.I(shift), Launch.I(groups), Launch.B(rearrange),
+        ]);
+    }
+
+    // ---- losses -------------------------------------------------------------------------------------------
+
+    /// <inheritdoc/>
+    /// <remarks>Labels live on the device and are not range-checked: a label outside [0, classes) gives NaN.</remarks>
+    public void CrossEntropy(DevicePtr logits, DevicePtr labels, DevicePtr loss, DevicePtr dlogits, int rows, int classes,
+        float smoothing, float gradScale)
+    {
+        const string op = nameof(CrossEntropy);
+        Positive(rows, nameof(rows), op); Positive(classes, nameof(classes), op);
+        if (!(smoothing >= 0 && smoothing <= 1))
+            throw new ArgumentOutOfRangeException(nameof(smoothing), smoothing, $"{op}: label smoothing must lie in [0, 1].");
+        NotNull(logits, nameof(logits), op); NotNull(labels, nameof(labels), op); NotNull(loss, nameof(loss), op); NotNull(dlogits, nameof(dlogits), op);
+        Enter();
+        Run(Kernel.CrossEntropy, 1, 1024,
+        [
+            Launch.P(logits), Launch.P(labels), Launch.P(loss), Launch.P(dlogits), Launch.I(rows), Launch.I(classes), Launch.F(smoothing),
+            Launch.F(gradScale),
+        ]);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Labels live on the device and are not checked: an anchor with no other label in the batch adds 0 to the loss
+    /// and no gradient (the CPU backend throws). At most 2048 rows.
+    /// </remarks>
+    public void Triplet(DevicePtr x, DevicePtr labels, DevicePtr loss, DevicePtr dx, DevicePtr scratch, int rows, int dim,
+        float margin, bool normalize, float gradScale, bool accumulateDx)
+    {
+        const string op = nameof(Triplet);
+        Positive(rows, nameof(rows), op); Positive(dim, nameof(dim), op);
+        if (rows > MaxTripletRows)
+            throw new ArgumentOutOfRangeException(nameof(rows), rows, $"{op}: the CUDA triplet loss handles at most {MaxTripletRows} rows per call.");
+        NotNull(x, nameof(x), op); NotNull(labels, nameof(labels), op); NotNull(loss, nameof(loss), op); NotNull(dx, nameof(dx), op);
+        NotNull(scratch, nameof(scratch), op);
+        Enter();
+        long nn = (long)rows * rows;
+        DevicePtr work = scratch + nn;
+        Blas.Gemm(_h, false, true, rows, rows, dim, 1f, x, dim, x, dim, 0f, scratch, rows);   // Gram matrix
+        Run(Kernel.TripletMine, 1, Launch.Block,
+        [
+            Launch.P(scratch), Launch.P(labels), Launch.P(loss), Launch.P(work), Launch.I(rows), Launch.F(margin), Launch.B(normalize),
+            Launch.F(gradScale),
+        ]);
+        Run(Kernel.TripletGrad, (uint)rows, 1, Launch.Block, 1, (uint)(5 * rows * sizeof(float)),
+        [
+            Launch.P(x), Launch.P(scratch), Launch.P(work), Launch.P(dx), Launch.I(rows), Launch.I(dim), Launch.B(normalize),
+            Launch.B(accumulateDx),
+        ]);
+    }
+
+    // ---- optimiser ----------------------------------------------------------------------------------------
+
+    /// <inheritdoc/>
+    public void SgdStep(DevicePtr param, DevicePtr grad, DevicePtr momentumBuffer, long n, float lr, float momentum, float weightDecay, bool firstStep)
+    {
+        const string op = nameof(SgdStep);
+        NonNegative(n, nameof(n), op);
+        if (n == 0) return;
+        NotNull(param, nameof(param), op); NotNull(grad, nameof(grad), op);
+        if (momentum != 0) NotNull(momentumBuffer, nameof(momentumBuffer), op);
+        Enter();
+        Run(Kernel.SgdStep, Launch.GridFor(n), Launch.Block,
+        [
+            Launch.P(param), Launch.P(grad), Launch.P(momentum == 0 ? DevicePtr.Null : momentumBuffer), Launch.L(n), Launch.F(lr),
+            Launch.F(momentum), Launch.F(weightDecay), Launch.B(firstStep),
+        ]);
+    }
+
+    /// <inheritdoc/>
+    public void AdamWStep(DevicePtr param, DevicePtr grad, DevicePtr m, DevicePtr v, long n, float lr, float beta1, float beta2,
+        float eps, float weightDecay, int step)
+    {
+        const string op = nameof(AdamWStep);
+        NonNegative(n, nameof(n), op);
+        if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), step, $"{op}: step starts at 1.");
+        if (n == 0) return;
+        NotNull(param, nameof(param), op); NotNull(grad, nameof(grad), op); NotNull(m, nameof(m), op); NotNull(v, nameof(v), op);
+        Enter();
+        // Scalars in double, as Python computes them, then rounded to float (same as the CPU backend).
+        double bc1 = 1 - Math.Pow(beta1, step), bc2 = 1 - Math.Pow(beta2, step);
+        float decay = (float)(1 - (double)lr * weightDecay), stepSize = (float)(lr / bc1), bc2Sqrt = (float)Math.Sqrt(bc2);
+        Run(Kernel.AdamWStep, Launch.GridFor(n), Launch.Block,
+        [
+            Launch.P(param), Launch.P(grad), Launch.P(m), Launch.P(v), Launch.L(n), Launch.F(beta1), Launch.F(beta2), Launch.F(eps),
+            Launch.F(decay), Launch.F(stepSize), Launch.F(bc2Sqrt),
+        ]);
+    }
+
+    // ---- lifetime -----------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Waits for queued work (when the context is still healthy), then releases the kernels, the workspace, cuBLAS,
+    /// the stream and this backend's reference on the context. Buffers still alive keep the context until they are
+    /// disposed. Idempotent.
+    /// </summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        if (!_context.IsClosed && CudaDriver.cuCtxSetCurrent(_context.DangerousGetHandle()) == CudaDriver.Success)
+            CudaDriver.cuStreamSynchronize(_s);
+        _kernels.Dispose();
+        _workspace?.Dispose();
+        _blas.Dispose();
+        _stream.Dispose();
+        _context.Dispose();
+    }
+
+    // ---- helpers ------------------------------------------------------------------------------------------
+
+    private void Enter()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _context.MakeCurrent();
+    }
+
+    /// <summary>A scratch area of at least <paramref name="elements"/> floats, owned by the backend (contents undefined).</summary>
+    private DevicePtr Workspace(long elements)
+    {
+        if (_workspace == null || _workspace.Length < elements)
+        {
+            if (_workspace != null)
+            {
+                // Work queued earlier may still read the old workspace.
+                CudaDriver.Check(CudaDriver.cuStreamSynchronize(_s), "cuStreamSynchronize");
+                _workspace.Dispose();
+                _workspace = null;
+            }
+
+            _workspace = (CudaBuffer)Allocate(Math.Max(elements, 1 << 16));
+        }
+
+        return _workspace.Ptr;
+    }
+
+    private void Run(Kernel kernel, uint grid, int block, ReadOnlySpan<ulong> args) =>
+        Run(kernel, grid, 1, (uint)block, 1, 0, args);
+
+    private void Run(Kernel kernel, uint gridX, uint gridY, uint blockX, uint blockY, uint sharedBytes, ReadOnlySpan<ulong> args) =>
+        Launch.Run(_kernels[kernel], CudaKernels.NameOf(kernel), gridX, gridY, blockX, blockY, sharedBytes, _s, args);
+
+    private static unsafe string QueryName(int device)
+    {
+        byte* name = stackalloc byte[256];
+        CudaDriver.Check(CudaDriver.cuDeviceGetName(name, 256, device), "cuDeviceGetName");
+        return Marshal.PtrToStringUTF8((nint)name) ?? $"device {device}";
+    }
+
+    private static unsafe int Attribute(int device, int attribute)
+    {
+        int value;
+        CudaDriver.Check(CudaDriver.cuDeviceGetAttribute(&value, attribute, device), "cuDeviceGetAttribute");
+        return value;
+    }
+
+    private static void NotNull(DevicePtr p, string name, string op)
+    {
+        if (p.IsNull) throw new ArgumentNullException(name, $"{op}: {name} must not be null.");
+    }
+
+    private static void Positive(long value, string name, string op)
+    {
+        if (value <= 0) throw new ArgumentOutOfRangeException(name, value, $"{op}: {name} must be positive.");
+    }
+
+    private static void NonNegative(long value, string name, string op)
+    {
+        if (value < 0) throw new ArgumentOutOfRangeException(name, value, $"{op}: {name} must not be negative.");
+    }
+
+    private static void CheckJpm(string op, int batch, int patchCount, int dim, int partCount, int partLength, int groups, bool rearrange)
+    {
+        Positive(batch, nameof(batch), op); Positive(patchCount, nameof(patchCount), op); Positive(dim, nameof(dim), op);
+        Positive(partCount, nameof(partCount), op); Positive(partLength, nameof(partLength), op);
+        if ((long)partCount * partLength > patchCount)
+            throw new ArgumentException($"{op}: {partCount} parts of {partLength} tokens need more than the {patchCount} patches.");
+        if (rearrange && !ShapeMath.ShuffleAllowed(patchCount, groups))
+            throw new ArgumentException($"{op}: {patchCount} patches cannot be shuffled into {groups} groups (N or N + 1 must be divisible by it).");
+    }
+
+    /// <summary>A one-line summary of the loaded modules (file, target, cache hit), for logs.</summary>
+    internal string DescribeModules()
+    {
+        var text = new StringBuilder();
+        foreach (KernelModule m in _kernels.Modules.OrderBy(m => m.FileName, StringComparer.Ordinal))
+        {
+            if (text.Length > 0) text.Append(", ");
+            text.Append(m.FileName).Append(m.Image.FromCache ? " (cache)" : " (compiled)");
+        }
+
+        return text.ToString();
+    }
+}

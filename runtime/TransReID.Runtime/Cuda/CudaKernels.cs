@@ -1,0 +1,167 @@
+using System;
+using System.Collections.Generic;
+using TransReID.Runtime.Interop;
+
+namespace TransReID.Runtime.Cuda;
+
+/// <summary>Every kernel the backend launches, by file and <c>extern "C"</c> name (see the header of each .cu file).</summary>
+internal enum Kernel
+{
+    BiasBroadcast,
+    BiasGradPartial,
+    BiasGradFinish,
+    Im2Col,
+    TokenEmbedForward,
+    TokenEmbedPatchGrad,
+    TokenEmbedPosGrad,
+    TokenEmbedSampleSums,
+    TokenEmbedSieScatter,
+    LayerNormForward,
+    LayerNormBackwardDx,
+    LayerNormBackwardDParams,
+    LayerNormBackwardFinish,
+    BatchNormTrain,
+    BatchNormEval,
+    BatchNormBackward,
+    SoftmaxForward,
+    SoftmaxBackward,
+    GeluForward,
+    GeluBackward,
+    Residual,
+    ScaleRows,
+    CopyRows,
+    JpmGather,
+    JpmGatherBackward,
+    CrossEntropy,
+    TripletMine,
+    TripletGrad,
+    SgdStep,
+    AdamWStep,
+}
+
+/// <summary>
+/// The loaded kernel modules of one backend: each file is compiled (or read from the cache) and loaded the first time
+/// one of its kernels is launched, with the options in force (architecture and the model's constants);
+/// <see cref="Reset"/> drops them all when the options change.
+/// </summary>
+internal sealed class CudaKernels : IDisposable
+{
+    private static readonly (string File, string Name)[] Table = BuildTable();
+
+    private readonly SafeCudaContextHandle _context;
+    private readonly KernelCompiler _compiler;
+    private readonly string _target;
+    private readonly bool _cubin;
+    private readonly Dictionary<string, KernelModule> _modules = new(StringComparer.Ordinal);
+    private readonly nint[] _functions = new nint[Table.Length];
+    private List<string> _options;
+
+    public CudaKernels(SafeCudaContextHandle context, KernelCompiler compiler, string target, bool cubin)
+    {
+        _context = context;
+        _compiler = compiler;
+        _target = target;
+        _cubin = cubin;
+        _options = KernelCompiler.Options(target, []);
+    }
+
+    /// <summary>The NVRTC options of the modules loaded from now on.</summary>
+    public IReadOnlyList<string> Options => _options;
+
+    /// <summary>The compiler (and its disk cache).</summary>
+    public KernelCompiler Compiler => _compiler;
+
+    /// <summary>The modules loaded so far.</summary>
+    public IReadOnlyCollection<KernelModule> Modules => _modules.Values;
+
+    /// <summary>The function handle of a kernel, loading its module on first use.</summary>
+    public nint this[Kernel kernel]
+    {
+        get
+        {
+            nint f = _functions[(int)kernel];
+            if (f != 0) return f;
+            (string file, string name) = Table[(int)kernel];
+            if (!_modules.TryGetValue(file, out KernelModule? module))
+            {
+                module = KernelModule.Load(_context, _compiler, file, _target, _cubin, _options);
+                _modules[file] = module;
+            }
+
+            f = module.Function(name);
+            _functions[(int)kernel] = f;
+            return f;
+        }
+    }
+
+    /// <summary>Every kernel's (file, name), indexed by <see cref="Kernel"/>.</summary>
+    public static IReadOnlyList<(string File, string Name)> Entries => Table;
+
+    /// <summary>The <c>extern "C"</c> name of a kernel (for error messages).</summary>
+    public static string NameOf(Kernel kernel) => Table[(int)kernel].Name;
+
+    /// <summary>Unloads every module and uses <paramref name="defines"/> from now on. The stream must be idle.</summary>
+    public void Reset(IReadOnlyList<KeyValuePair<string, long>> defines)
+    {
+        _options = KernelCompiler.Options(_target, defines);
+        Unload();
+    }
+
+    /// <summary>Compiles and loads every kernel file now (instead of on first use).</summary>
+    public void LoadAll()
+    {
+        foreach (Kernel k in Enum.GetValues<Kernel>()) _ = this[k];
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => Unload();
+
+    private void Unload()
+    {
+        foreach (KernelModule m in _modules.Values) m.Dispose();
+        _modules.Clear();
+        Array.Clear(_functions);
+    }
+
+    private static (string, string)[] BuildTable()
+    {
+        var t = new (string, string)[Enum.GetValues<Kernel>().Length];
+        void Set(Kernel k, string file, string name) => t[(int)k] = (file, name);
+        Set(Kernel.BiasBroadcast, "linear.cu", "bias_broadcast");
+        Set(Kernel.BiasGradPartial, "linear.cu", "bias_grad_partial");
+        Set(Kernel.BiasGradFinish, "linear.cu", "bias_grad_finish");
+        Set(Kernel.Im2Col, "embed.cu", "im2col");
+        Set(Kernel.TokenEmbedForward, "embed.cu", "token_embed_forward");
+        Set(Kernel.TokenEmbedPatchGrad, "embed.cu", "token_embed_patch_grad");
+        Set(Kernel.TokenEmbedPosGrad, "embed.cu", "token_embed_pos_grad");
+        Set(Kernel.TokenEmbedSampleSums, "embed.cu", "token_embed_sample_sums");
+        Set(Kernel.TokenEmbedSieScatter, "embed.cu", "token_embed_sie_scatter");
+        Set(Kernel.LayerNormForward, "layernorm.cu", "layernorm_forward");
+        Set(Kernel.LayerNormBackwardDx, "layernorm.cu", "layernorm_backward_dx");
+        Set(Kernel.LayerNormBackwardDParams, "layernorm.cu", "layernorm_backward_dparams");
+        Set(Kernel.LayerNormBackwardFinish, "layernorm.cu", "layernorm_backward_finish");
+        Set(Kernel.BatchNormTrain, "batchnorm.cu", "batchnorm_train");
+        Set(Kernel.BatchNormEval, "batchnorm.cu", "batchnorm_eval");
+        Set(Kernel.BatchNormBackward, "batchnorm.cu", "batchnorm_backward");
+        Set(Kernel.SoftmaxForward, "attention.cu", "softmax_forward");
+        Set(Kernel.SoftmaxBackward, "attention.cu", "softmax_backward");
+        Set(Kernel.GeluForward, "gelu.cu", "gelu_forward");
+        Set(Kernel.GeluBackward, "gelu.cu", "gelu_backward");
+        Set(Kernel.Residual, "elementwise.cu", "residual");
+        Set(Kernel.ScaleRows, "elementwise.cu", "scale_rows");
+        Set(Kernel.CopyRows, "elementwise.cu", "copy_rows");
+        Set(Kernel.JpmGather, "jpm.cu", "jpm_gather");
+        Set(Kernel.JpmGatherBackward, "jpm.cu", "jpm_gather_backward");
+        Set(Kernel.CrossEntropy, "cross_entropy.cu", "cross_entropy");
+        Set(Kernel.TripletMine, "triplet.cu", "triplet_mine");
+        Set(Kernel.TripletGrad, "triplet.cu", "triplet_grad");
+        Set(Kernel.SgdStep, "optimizer.cu", "sgd_step");
+        Set(Kernel.AdamWStep, "optimizer.cu", "adamw_step");
+        foreach ((string file, string _) in t)
+        {
+            if (file == null) throw new InvalidOperationException("a Kernel value has no entry in the kernel table");
+        }
+
+        return t;
+    }
+}

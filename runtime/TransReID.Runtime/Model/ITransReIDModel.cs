@@ -1,0 +1,89 @@
+using System;
+using System.Collections.Generic;
+
+namespace TransReID.Runtime.Model;
+
+/// <summary>The numbers of a generated model, for tools that handle several models (CLI presets, reports).</summary>
+public sealed record ModelInfo(
+    string Name, int ImageHeight, int ImageWidth, int PatchSize, int StrideY, int StrideX, int Depth, int EmbedDim, int Heads,
+    int MlpHidden, int Cameras, int Views, int SieRows, double SieCoefficient, bool Jpm, int JpmParts, int JpmShift,
+    int JpmShuffleGroups, bool JpmRearrange, int Classes, NeckFeature NeckFeature, int PatchGridY, int PatchGridX,
+    int TokenCount, int FeatureDim, long ParameterCount, long TrainableParameterCount)
+{
+    /// <summary>Floats per input image (3·H·W).</summary>
+    public int ImageFloats => 3 * ImageHeight * ImageWidth;
+
+    /// <summary>Whether camera side information is on.</summary>
+    public bool UsesCameras => Cameras > 1;
+
+    /// <summary>Whether view side information is on.</summary>
+    public bool UsesViews => Views > 1;
+
+    /// <summary>Forward multiply-accumulate count per image ×2 (FLOPs), GEMMs and attention only.</summary>
+    public double ForwardFlopsPerImage
+    {
+        get
+        {
+            double d = EmbedDim, t = TokenCount, n = TokenCount - 1, hd = MlpHidden;
+            double Block(double tokens) => 2 * tokens * d * (3 * d + d + 2 * hd) + 4 * tokens * tokens * d;
+            double backbone = Jpm ? Depth - 1 : Depth;
+            double flops = 2 * n * d * 3 * PatchSize * PatchSize + backbone * Block(t);
+            if (Jpm) flops += Block(t) + JpmParts * Block(n / JpmParts + 1);
+            return flops;
+        }
+    }
+}
+
+/// <summary>What every generated model offers, so that tools can drive any of them.</summary>
+public interface ITransReIDModel : IDisposable
+{
+    /// <summary>The model's numbers.</summary>
+    ModelInfo Info { get; }
+
+    /// <summary>Buffers and backend.</summary>
+    ModelCore Core { get; }
+
+    /// <summary>Stochastic-depth rate of the last block.</summary>
+    double DropPathRate { get; set; }
+
+    /// <summary>Loss settings.</summary>
+    LossOptions Losses { get; set; }
+
+    /// <summary>The generator of stochastic-depth masks.</summary>
+    Rng DropPathRng { get; }
+
+    /// <summary>Loads official-name safetensors weights.</summary>
+    void Load(string path);
+
+    /// <summary>Saves the weights under official names.</summary>
+    void Save(string path);
+
+    /// <summary>Embeds a batch of normalised NCHW images into (B, FeatureDim).</summary>
+    void Embed(ReadOnlySpan<float> images, ReadOnlySpan<int> cameras, ReadOnlySpan<int> views, Span<float> features);
+
+    /// <summary>Forward and backward of a training step without an update.</summary>
+    TrainStepResult ComputeGradients(ReadOnlySpan<float> images, ReadOnlySpan<int> labels, ReadOnlySpan<int> cameras, ReadOnlySpan<int> views);
+
+    /// <summary>One training step with an update.</summary>
+    TrainStepResult TrainStep(ReadOnlySpan<float> images, ReadOnlySpan<int> labels, ReadOnlySpan<int> cameras, ReadOnlySpan<int> views, Optimizer optimizer);
+
+    /// <summary>A tensor by official name.</summary>
+    float[] Parameter(string name);
+
+    /// <summary>A tensor's gradient of the last step by official name.</summary>
+    float[] Gradient(string name);
+
+    /// <summary>The parameter table.</summary>
+    IReadOnlyList<ParameterInfo> ParameterTable { get; }
+}
+
+/// <summary>A generated model type with a static factory.</summary>
+public interface ITransReIDModel<TSelf> : ITransReIDModel
+    where TSelf : ITransReIDModel<TSelf>
+{
+    /// <summary>A new model on a device, initialised from scratch with a seed.</summary>
+    static abstract TSelf Create(Device device, int seed);
+
+    /// <summary>The model's numbers.</summary>
+    static abstract ModelInfo ModelInfo { get; }
+}

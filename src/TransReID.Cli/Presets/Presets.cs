@@ -1,0 +1,30 @@
+using TransReID.Runtime;
+
+namespace TransReID.Cli.Presets;
+
+/// <summary>
+/// <c>configs/Market/vit_transreid_stride.yml</c>: ViT-B/16 at 256×128 with overlapping patches (stride 12), camera SIE
+/// (6 cameras, λ = 3.0), JPM (4 parts, shift 5, 2 groups), 751 identities; test feature before the BNNecks.
+/// </summary>
+[TransReIDModel(StrideY = 12, StrideX = 12, Cameras = 6, SieCoefficient = 3.0, Jpm = true, Classes = 751)]
+public sealed partial class MarketVitTransReIDStride;
+
+/// <summary><c>configs/Market/vit_transreid.yml</c>: as the stride preset with non-overlapping patches (stride 16).</summary>
+[TransReIDModel(Cameras = 6, Jpm = true, Classes = 751)]
+public sealed partial class MarketVitTransReID;
+
+/// <summary><c>configs/Market/vit_base.yml</c>: the plain ViT-B/16 baseline (stride 16, no SIE, no JPM), 751 identities.</summary>
+[TransReIDModel(Jpm = false, Classes = 751)]
+public sealed partial class MarketVitBase;
+
+/// <summary><c>configs/DukeMTMC/vit_transreid_stride.yml</c>: the stride model with 8 cameras and 702 identities.</summary>
+[TransReIDModel(StrideY = 12, StrideX = 12, Cameras = 8, Jpm = true, Classes = 702)]
+public sealed partial class DukeVitTransReIDStride;
+
+/// <summary><c>configs/MSMT17/vit_transreid_stride.yml</c>: the stride model with 15 cameras and 1041 identities.</summary>
+[TransReIDModel(StrideY = 12, StrideX = 12, Cameras = 15, Jpm = true, Classes = 1041)]
+public sealed partial class Msmt17VitTransReIDStride;
+
+/// <summary><c>configs/VeRi/vit_transreid_stride.yml</c>: 256×256 vehicles, camera and view SIE (20 × 8), shift 8, 576 identities.</summary>
+[TransReIDModel(ImageHeight = 256, ImageWidth = 256, StrideY = 12, StrideX = 12, Cameras = 20, Views = 8, Jpm = true, JpmShift = 8, Classes = 576)]
+public sealed partial class VeriVitTransReIDStride;

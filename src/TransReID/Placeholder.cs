@@ -1,1 +1,0 @@
-namespace TransReID; internal static class Placeholder { }

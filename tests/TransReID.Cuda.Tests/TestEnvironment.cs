@@ -1,0 +1,59 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Runtime.InteropServices;
+using TransReID.Runtime.Cuda;
+
+namespace TransReID.Cuda.Tests;
+
+/// <summary>
+/// What this test run can use: NVRTC (compile checks, no GPU needed) and a CUDA device (the Gpu tests). On a machine
+/// without a CUDA driver and without TRANSREID_NVRTC_PATH, an NVRTC unpacked by <c>get-nvrtc.sh</c> into the
+/// repository's ignored <c>.nvrtc/</c> folder is used, so <c>dotnet test</c> compile-checks every kernel there too.
+/// </summary>
+internal static class TestEnvironment
+{
+    private static readonly Lazy<string?> NvrtcSkip = new(ConfigureNvrtc);
+
+    /// <summary>Skips the calling test (with the reason) unless NVRTC loads.</summary>
+    public static void RequireNvrtc()
+    {
+        string? reason = NvrtcSkip.Value;
+        Assert.SkipWhen(reason != null, $"NVRTC is not available: {reason} Run tests/TransReID.Cuda.Tests/get-nvrtc.sh or set TRANSREID_NVRTC_PATH.");
+    }
+
+    /// <summary>Skips the calling test (with the reason) unless CUDA device 0 is usable.</summary>
+    public static void RequireGpu()
+    {
+        Assert.SkipUnless(CudaProbe.IsAvailable(out string? reason), $"no usable CUDA device: {reason}");
+    }
+
+    private static string? ConfigureNvrtc()
+    {
+        bool haveDriver = NativeLibrary.TryLoad(OperatingSystem.IsWindows() ? "nvcuda.dll" : "libcuda.so.1", out nint driver);
+        if (haveDriver) NativeLibrary.Free(driver);
+        if (!haveDriver && string.IsNullOrEmpty(Environment.GetEnvironmentVariable(Runtime.Interop.Libraries.NvrtcPathVariable)))
+        {
+            string? local = FindLocalNvrtc();
+            if (local != null) Environment.SetEnvironmentVariable(Runtime.Interop.Libraries.NvrtcPathVariable, local);
+        }
+
+        return KernelCompiler.IsNvrtcAvailable(out string? reason) ? null : reason;
+    }
+
+    /// <summary>The newest libnvrtc.so.* under a <c>.nvrtc</c> folder in this directory or one above it.</summary>
+    private static string? FindLocalNvrtc()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+        {
+            string root = Path.Combine(dir.FullName, ".nvrtc");
+            if (!Directory.Exists(root)) continue;
+            return Directory.EnumerateFiles(root, "libnvrtc.so.*", SearchOption.AllDirectories)
+                .Where(f => !Path.GetFileName(f).Contains("builtins", StringComparison.Ordinal))
+                .OrderByDescending(f => f, StringComparer.Ordinal)
+                .FirstOrDefault();
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,129 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats;
+using SixLabors.ImageSharp.PixelFormats;
+using TransReID.Evaluation;
+
+namespace TransReID.Tests.Evaluation;
+
+public sealed class PlotsAndRankedListTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("transreid-eval-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Cmc_curve_is_a_png_of_the_requested_size()
+    {
+        double[] cmc = new double[50];
+        for (int k = 0; k < cmc.Length; k++)
+        {
+            cmc[k] = Math.Min(1, 0.8 + (0.01 * k));
+        }
+
+        string path = Path.Combine(_dir, "plots", "cmc.png"); // folder is created
+        Plots.SaveCmcCurve(path, new ReidMetrics(0.72, cmc, 0.41, 3368), "Market-1501");
+        AssertPng(path, Plots.DefaultWidth, Plots.DefaultHeight);
+
+        Plots.SaveCmcCurve(path, new ReidMetrics(0.5, [0.5, 1.0], 0.5, 2), "overwrite", 320, 240); // overwrite in place
+        AssertPng(path, 320, 240);
+        Assert.Single(Directory.GetFiles(Path.Combine(_dir, "plots"))); // no temporary files left behind
+    }
+
+    [Fact]
+    public void Loss_curves_are_a_png_and_tolerate_missing_names()
+    {
+        var points = new List<(int, IReadOnlyDictionary<string, double>)>();
+        for (int step = 0; step < 40; step++)
+        {
+            var values = new Dictionary<string, double> { ["loss"] = 8 * Math.Exp(-step / 10.0), ["id_loss"] = 6 * Math.Exp(-step / 12.0) };
+            if (step % 5 == 0)
+            {
+                values["tri_loss"] = 1.5 * Math.Exp(-step / 20.0);
+            }
+
+            points.Add((step * 10, values));
+        }
+
+        points.Add((400, new Dictionary<string, double> { ["loss"] = double.NaN }));
+        string path = Path.Combine(_dir, "loss.png");
+        Plots.SaveLossCurves(path, points, width: 640, height: 480);
+        AssertPng(path, 640, 480);
+
+        Assert.Throws<ArgumentException>(() => Plots.SaveLossCurves(Path.Combine(_dir, "empty.png"), []));
+        Assert.False(File.Exists(Path.Combine(_dir, "empty.png")));
+    }
+
+    [Fact]
+    public void Ranked_list_has_the_documented_layout_and_border_colours()
+    {
+        string query = SolidImage("q.png", 40, 90, new Rgb24(10, 20, 30));
+        var gallery = new List<(string, bool)>();
+        for (int k = 0; k < 10; k++)
+        {
+            gallery.Add((SolidImage($"g{k}.jpg", 64 + k, 128 - k, new Rgb24((byte)(20 * k), 100, 200)), k % 3 == 0));
+        }
+
+        string path = Path.Combine(_dir, "ranked.png");
+        RankedList.Save(path, query, gallery);
+
+        (int width, int height) = RankedList.CanvasSize(10);
+        int cellW = 64 + (2 * RankedList.Border);
+        Assert.Equal((2 * RankedList.Margin) + RankedList.QueryGap + (11 * cellW) + (9 * RankedList.Margin), width);
+        Assert.Equal(128 + (2 * RankedList.Border) + (2 * RankedList.Margin), height);
+
+        using Image<Rgb24> image = Image.Load<Rgb24>(path);
+        Assert.Equal(width, image.Width);
+        Assert.Equal(height, image.Height);
+        int m = RankedList.Margin, b = RankedList.Border;
+        Assert.Equal(new Rgb24(255, 255, 255), image[0, 0]);
+        Assert.Equal(new Rgb24(31, 119, 180), image[m, m]); // query frame
+        Assert.Equal(new Rgb24(10, 20, 30), image[m + b + 30, m + b + 60]); // query pixels (solid colour survives resizing)
+        for (int k = 0; k < 10; k++)
+        {
+            int left = m + cellW + RankedList.QueryGap + (k * (cellW + m));
+            Rgb24 frame = image[left, m + 50];
+            Assert.Equal(k % 3 == 0 ? new Rgb24(0, 170, 0) : new Rgb24(220, 0, 0), frame);
+            Assert.Equal(frame, image[left + cellW - 1, m + (2 * b) + 127]); // bottom-right corner of the frame
+            Assert.Equal(new Rgb24((byte)(20 * k), 100, 200), image[left + b + 32, m + b + 64]);
+        }
+    }
+
+    [Fact]
+    public void Ranked_list_names_a_missing_image()
+    {
+        string query = SolidImage("q.png", 8, 16, new Rgb24(1, 2, 3));
+        string missing = Path.Combine(_dir, "nope.jpg");
+        var e = Assert.Throws<FileNotFoundException>(() => RankedList.Save(Path.Combine(_dir, "r.png"), query, [(missing, true)], 32, 16));
+        Assert.Contains(missing, e.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_dir, "r.png")));
+    }
+
+    private string SolidImage(string name, int w, int h, Rgb24 color)
+    {
+        string path = Path.Combine(_dir, name);
+        using var image = new Image<Rgb24>(w, h, color);
+        if (name.EndsWith(".png", StringComparison.Ordinal))
+        {
+            image.SaveAsPng(path);
+        }
+        else
+        {
+            image.SaveAsBmp(path); // content decides the format, not the extension
+        }
+
+        return path;
+    }
+
+    private static void AssertPng(string path, int width, int height)
+    {
+        Assert.True(File.Exists(path), path);
+        IImageFormat? format = Image.DetectFormat(path);
+        Assert.Equal("PNG", format?.Name);
+        using Image<Rgba32> image = Image.Load<Rgba32>(path);
+        Assert.Equal(width, image.Width);
+        Assert.Equal(height, image.Height);
+    }
+}
