@@ -5,8 +5,18 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+# OpenBLAS (Debian libopenblas0-pthread) gives the CPU backend its fast GEMM path; without it the managed SIMD kernel
+# runs everywhere. Best effort, only where apt-get and root are available; the tests cover both paths.
+setup_openblas() {
+  if ! ldconfig -p 2>/dev/null | grep -q 'libopenblas.so.0' && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas0-pthread) >/dev/null 2>&1 \
+      || echo "note: could not install libopenblas0-pthread; using the managed GEMM" >&2
+  fi
+}
+
 case "${1:-test}" in
   test)
+    setup_openblas
     dotnet build TransReID.Compiler.sln -c Release -warnaserror --nologo -v minimal
     status=0
     for t in tests/TransReID.Generators.Tests tests/TransReID.Runtime.Tests tests/TransReID.Tests tests/TransReID.Cuda.Tests; do
@@ -17,6 +27,7 @@ case "${1:-test}" in
     ;;
   quickstart)
     shift
+    setup_openblas
     dotnet run --project samples/QuickStart -c Release -- "$@"
     ;;
   *)
