@@ -16,14 +16,14 @@ internal static class EvalBench
 {
     private const string Usage =
         "usage: evaluate [--queries 3368] [--gallery 15913] [--distractors 2793] [--ids 750] [--cams 6] [--dim 3840] "
-        + "[--noise 3.0] [--seed 1] [--repeat 1] [--rerank]";
+        + "[--noise 4.5] [--seed 1] [--repeat 1] [--rerank]";
 
     public static int Run(string[] args)
     {
         ArgumentNullException.ThrowIfNull(args);
         int queries = 3368, gallery = 15913, distractors = 2793, ids = 750, cams = 6, dim = 3840, repeat = 1;
         ulong seed = 1;
-        double noise = 3.0;
+        double noise = 4.5;
         bool rerank = false;
         int start = args.Length > 0 && args[0] == "evaluate" ? 1 : 0;
         for (int i = start; i < args.Length; i++)

@@ -16,10 +16,15 @@ namespace TransReID.Benchmarks;
 /// (M = 3376). Each shape: warm-up runs, then timed runs with the providers interleaved (so load from other processes
 /// hits both alike); the median is reported. Run with <c>env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE</c>, or OpenBLAS
 /// is held to the kernels those variables select.
+/// <c>--threads 1</c> compares one core: the managed kernel with parallel = false and OpenBLAS set to one thread.
+/// With it, <c>--clock thread</c> times the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID) instead of wall time,
+/// which all the work runs on; on a machine shared with other processes this measures the code rather than the
+/// scheduler (time slices lost to other processes are not counted; cache and memory-bandwidth interference still are).
 /// </summary>
-internal static class GemmBench
+internal static unsafe partial class GemmBench
 {
-    private const string Usage = "usage: gemm [--runs 7] [--warmup 2] [--provider both|managed|openblas] [--filter text]";
+    private const string Usage =
+        "usage: gemm [--runs 7] [--warmup 2] [--provider both|managed|openblas] [--threads all|1] [--clock wall|thread] [--filter text]";
 
     private const int Tokens = 211, Width = 768, Hidden = 3072;
 
@@ -29,7 +34,7 @@ internal static class GemmBench
     {
         ArgumentNullException.ThrowIfNull(args);
         int runs = 7, warmup = 2;
-        string provider = "both", filter = "";
+        string provider = "both", filter = "", threads = "all", clock = "wall";
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] is "-h" or "--help")
@@ -49,6 +54,8 @@ internal static class GemmBench
                 case "--warmup" when int.TryParse(value, CultureInfo.InvariantCulture, out warmup) && warmup >= 0: break;
                 case "--provider" when value is "both" or "managed" or "openblas": provider = value; break;
                 case "--filter": filter = value; break;
+                case "--threads" when value is "all" or "1": threads = value; break;
+                case "--clock" when value is "wall" or "thread": clock = value; break;
                 default:
                     Console.Error.WriteLine($"gemm: bad option '{args[i - 1]} {value}'. {Usage}");
                     return 2;
@@ -63,8 +70,31 @@ internal static class GemmBench
             else Console.Error.WriteLine($"gemm: OpenBLAS not loadable ({OpenBlas.LibraryName}); timing the managed kernel only.");
         }
         if (providers.Count == 0) return 1;
+        bool serial = threads == "1";
+        if (clock == "thread" && !serial)
+        {
+            Console.Error.WriteLine("gemm: --clock thread needs --threads 1 (other threads' work would not be counted).");
+            return 2;
+        }
+        int openBlasThreads = OpenBlas.GetThreadCount();
+        if (serial && providers.Contains(GemmProvider.OpenBlas) && !OpenBlas.TrySetThreadCount(1))
+        {
+            Console.Error.WriteLine("gemm: this OpenBLAS has no openblas_set_num_threads; cannot run it on one thread.");
+            return 1;
+        }
+        try
+        {
+            return RunTable(providers, runs, warmup, filter, serial, clock == "thread");
+        }
+        finally
+        {
+            if (serial && openBlasThreads > 0) OpenBlas.TrySetThreadCount(openBlasThreads);
+        }
+    }
 
-        PrintHeader(providers, runs, warmup);
+    private static int RunTable(List<GemmProvider> providers, int runs, int warmup, string filter, bool serial, bool threadClock)
+    {
+        PrintHeader(providers, runs, warmup, serial, threadClock);
         var shapes = Shapes().Where(s => s.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)).ToList();
         string columns = string.Join(" | ", providers.Select(p => $"{Label(p)} GFLOP/s"));
         bool ratio = providers.Count == 2;
@@ -73,7 +103,7 @@ internal static class GemmBench
         var ratios = new List<double>();
         foreach (var shape in shapes)
         {
-            double[] gflops = Measure(shape, providers, runs, warmup);
+            double[] gflops = Measure(shape, providers, runs, warmup, serial, threadClock);
             string cells = string.Join(" | ", gflops.Select(g => g.ToString("F1", CultureInfo.InvariantCulture)));
             string ops = $"{(shape.TransA ? "Aᵀ" : "A")}, {(shape.TransB ? "Bᵀ" : "B")}";
             string r = "";
@@ -106,7 +136,7 @@ internal static class GemmBench
     }
 
     /// <summary>Median GFLOP/s per provider; the providers alternate within each timed round.</summary>
-    private static unsafe double[] Measure(Shape s, List<GemmProvider> providers, int runs, int warmup)
+    private static double[] Measure(Shape s, List<GemmProvider> providers, int runs, int warmup, bool serial, bool threadClock)
     {
         int rowsA = s.TransA ? s.K : s.M, lda = s.TransA ? s.M : s.K;
         int rowsB = s.TransB ? s.N : s.K, ldb = s.TransB ? s.K : s.N;
@@ -121,9 +151,9 @@ internal static class GemmBench
                 for (int p = 0; p < providers.Count; p++)
                 {
                     CpuGemm.Provider = providers[p];
-                    long start = Stopwatch.GetTimestamp();
-                    CpuGemm.Sgemm(s.TransA, s.TransB, s.M, s.N, s.K, 1f, a, lda, b, ldb, 0f, c, s.N);
-                    if (round >= 0) seconds[p][round] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                    double start = Now(threadClock);
+                    CpuGemm.Sgemm(s.TransA, s.TransB, s.M, s.N, s.K, 1f, a, lda, b, ldb, 0f, c, s.N, parallel: !serial);
+                    if (round >= 0) seconds[p][round] = Now(threadClock) - start;
                 }
             }
             double flops = 2.0 * s.M * s.N * s.K;
@@ -138,7 +168,26 @@ internal static class GemmBench
         }
     }
 
-    private static unsafe float* Alloc(long count, int seed)
+    /// <summary>Seconds on the wall clock, or CPU seconds of the calling thread.</summary>
+    private static double Now(bool threadClock)
+    {
+        if (!threadClock) return Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
+        Timespec ts;
+        if (clock_gettime(ClockThreadCpuTime, &ts) != 0) throw new InvalidOperationException("clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed.");
+        return ts.Seconds + ts.Nanoseconds * 1e-9;
+    }
+
+    private const int ClockThreadCpuTime = 3; // CLOCK_THREAD_CPUTIME_ID (Linux)
+
+    private struct Timespec
+    {
+        public long Seconds, Nanoseconds;
+    }
+
+    [LibraryImport("libc", EntryPoint = "clock_gettime")]
+    private static partial int clock_gettime(int clockId, Timespec* ts);
+
+    private static float* Alloc(long count, int seed)
     {
         var p = (float*)NativeMemory.AlignedAlloc((nuint)(count * sizeof(float)), 64);
         var rng = new Random(seed);
@@ -155,7 +204,7 @@ internal static class GemmBench
 
     private static string Label(GemmProvider p) => p == GemmProvider.Managed ? "managed" : "OpenBLAS";
 
-    private static void PrintHeader(List<GemmProvider> providers, int runs, int warmup)
+    private static void PrintHeader(List<GemmProvider> providers, int runs, int warmup, bool serial, bool threadClock)
     {
         string cpu = File.Exists("/proc/cpuinfo")
             ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?"
@@ -174,7 +223,10 @@ internal static class GemmBench
             if (Environment.GetEnvironmentVariable(v) is { } value)
                 Console.WriteLine($"note: {v}={value} is set (benchmark with env -u {v} unless that is intended)");
         }
-        Console.WriteLine($"median of {runs} runs after {warmup} warm-up runs, providers interleaved; load average before: {ReadFirstLine("/proc/loadavg")}\n");
+        string mode = serial ? "one thread (managed parallel=false, OpenBLAS 1 thread)" : $"{Environment.ProcessorCount} threads";
+        string timing = threadClock ? "calling thread's CPU time" : "wall time";
+        Console.WriteLine($"{mode}, {timing}; median of {runs} runs after {warmup} warm-up runs, providers interleaved; " +
+                          $"load average before: {ReadFirstLine("/proc/loadavg")}\n");
     }
 
     private static string ReadFirstLine(string path) => File.Exists(path) ? File.ReadLines(path).FirstOrDefault() ?? "" : "n/a";

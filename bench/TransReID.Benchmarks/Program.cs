@@ -13,6 +13,8 @@ internal static class Program
     private static readonly Dictionary<string, (string Summary, Func<string[], int> Run)> Commands = new(StringComparer.Ordinal)
     {
         ["gemm"] = ("CPU SGEMM GFLOP/s, managed kernel vs OpenBLAS, on the model's GEMM shapes", GemmBench.Run),
+        ["embed"] = ("CPU Embed images/s of the Market stride model (batch 8), per GEMM provider", ModelBench.Embed),
+        ["train"] = ("CPU TrainStep images/s of the Market stride model (batch 16), per GEMM provider", ModelBench.Train),
         ["evaluate"] = ("evaluation protocol (CMC/mAP) on a Market-1501-sized synthetic problem", EvalBench.Run),
     };
 

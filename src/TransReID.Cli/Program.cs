@@ -16,6 +16,9 @@ internal static class Program
         root.Subcommands.Add(PresetsCommand.Create());
         root.Subcommands.Add(EmbedCommand.Create());
         root.Subcommands.Add(LossCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(SynthCommand.Create());
         return root.Parse(args).Invoke();
     }
 

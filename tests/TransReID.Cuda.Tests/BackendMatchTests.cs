@@ -304,6 +304,33 @@ public abstract class BackendMatchTests(BackendPairFixture pair)
     }
 
     [Theory]
+    [InlineData(128, 5, 2, 4)]
+    [InlineData(210, 5, 2, 4)]
+    [InlineData(441, 8, 2, 4)]
+    [InlineData(210, 1, 3, 5)]
+    [InlineData(12, 300, 2, 4)] // roll larger than N
+    [InlineData(22, 5, 1, 4)]
+    public void JpmGather_index_rule_matches_ShapeMath(int patchCount, int shift, int groups, int parts)
+    {
+        using Twin t = NewTwin();
+        int partLength = ShapeMath.PartLength(patchCount, parts);
+        float[] x = [.. Enumerable.Range(0, patchCount + 1).Select(i => (float)i)]; // token t holds t
+        TwinBuffer tokens = t.Floats(x), gathered = t.Zeros((long)parts * (partLength + 1));
+        t.Run((be, p) => be.JpmGather(p(tokens), p(gathered), 1, patchCount, 1, parts, partLength, shift, groups, true));
+        (float[] r, float[] c) = t.Download(gathered);
+        for (int k = 0; k < parts; k++)
+        {
+            Assert.Equal(0f, c[k * (partLength + 1)]);
+            for (int i = 0; i < partLength; i++)
+            {
+                float expected = 1 + ShapeMath.JpmSource(k * partLength + i, patchCount, shift, groups, true);
+                Assert.Equal(expected, r[k * (partLength + 1) + 1 + i]);
+                Assert.Equal(expected, c[k * (partLength + 1) + 1 + i]);
+            }
+        }
+    }
+
+    [Theory]
     [InlineData(0f, false)]
     [InlineData(0.1f, false)]
     [InlineData(0f, true)]

@@ -33,13 +33,14 @@ def main() -> None:
     model.eval()
     xe = torch.rand(8, 3, 256, 128) * 2 - 1
     ce = torch.randint(0, 6, (8,))
-    embed_s = []
+    embed_s, embed_cpu = [], []
     with torch.no_grad():
         model(xe, ce)                                   # warm-up
         for _ in range(runs):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             emb = model(xe, ce)
             embed_s.append(time.perf_counter() - t0)
+            embed_cpu.append(time.process_time() - c0)
     assert emb.shape == (8, cfg.feature_dim)
 
     # ---- training step, batch 16 = 4 ids x 4 images, SGD momentum 0.9 ----
@@ -61,11 +62,12 @@ def main() -> None:
         return float(loss)
 
     step()                                              # warm-up
-    train_s = []
+    train_s, train_cpu = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         loss = step()
         train_s.append(time.perf_counter() - t0)
+        train_cpu.append(time.process_time() - c0)
 
     e_med = statistics.median(embed_s)
     t_med = statistics.median(train_s)
@@ -73,9 +75,10 @@ def main() -> None:
         "config": "market-vit-transreid-stride", "torch": torch.__version__, "threads": torch.get_num_threads(),
         "params": parameter_count(model),
         "embed_batch": 8, "embed_runs_s": [round(s, 3) for s in embed_s], "embed_median_s": round(e_med, 3),
-        "embed_img_per_s": round(8 / e_med, 2),
+        "embed_img_per_s": round(8 / e_med, 2), "embed_cpu_s": [round(s, 3) for s in embed_cpu],
         "train_batch": 16, "train_runs_s": [round(s, 3) for s in train_s], "train_median_s": round(t_med, 3),
-        "train_img_per_s": round(16 / t_med, 2), "last_loss": round(loss, 4),
+        "train_img_per_s": round(16 / t_med, 2), "train_cpu_s": [round(s, 3) for s in train_cpu],
+        "last_loss": round(loss, 4), "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
     }))
 
 

@@ -25,8 +25,19 @@ public sealed unsafe class CpuBackend : IBackend
     }
 
     /// <inheritdoc/>
-    public string Name =>
-        $"CPU ({_par.Threads} thread{(_par.Threads == 1 ? "" : "s")}, {Isa()}, {(CpuGemm.Provider == GemmProvider.OpenBlas ? "OpenBLAS" : "managed GEMM")})";
+    public string Name => $"CPU ({_par.Threads} thread{(_par.Threads == 1 ? "" : "s")}, {Isa()}, {Gemm()})";
+
+    private static string Gemm()
+    {
+        try
+        {
+            return CpuGemm.Provider == GemmProvider.OpenBlas ? "OpenBLAS" : "managed GEMM";
+        }
+        catch (InvalidOperationException e)
+        {
+            return $"GEMM misconfigured: {e.Message}";
+        }
+    }
 
     /// <summary>Threads one op uses (the calling thread included).</summary>
     public int Threads => _par.Threads;

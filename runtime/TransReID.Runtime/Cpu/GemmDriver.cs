@@ -24,9 +24,12 @@ internal enum GemmKernelKind
 /// packed once into NR-column micro-panels grouped by KC slices (shared by all threads, cut across them by panels);
 /// (2) the M × nc block is cut into tasks of at most MC rows (and, when M alone gives too few tasks, column ranges);
 /// each task, per KC slice, packs its MC × KC block of op(A) into a per-thread buffer that stays in L2 and runs the
-/// micro-kernel over NR panels (outer, one B micro-panel of KC × NR stays in L1) and MR panels (inner).
-/// Blocking for AVX-512 on this project's reference CPU (AMD EPYC Zen 5: 48 KiB L1d, 1 MiB L2 per core):
-/// KC = 256 (B micro-panel 32 KiB), MC ≤ 448 rows (A block ≤ 448 KiB).
+/// micro-kernel over NR panels (outer) and MR panels (inner), so one B micro-panel is reused by every MR panel.
+/// K is cut into ceil(K / KC) equal slices; C is read and written once per slice.
+/// Blocking for AVX-512, measured on this project's reference CPU (AMD EPYC Zen 5: 48 KiB L1d, 1 MiB L2 per core):
+/// KC = 768 beat 256/384/512 by 5–15% on the model's K = 768 shapes, because one slice means one pass over C (the
+/// B micro-panel, 96 KiB, then streams from L2, which the 28-FMA-per-k kernel tolerates); MC from 112 to 448 rows
+/// changed little, 336 (A block 1 MiB at KC = 768) was as good as any. Parallel calls cut M into ≈ 4 tasks per thread.
 /// </summary>
 internal static unsafe class GemmDriver
 {
@@ -38,13 +41,16 @@ internal static unsafe class GemmDriver
     }
 
     /// <summary>
-    /// Packed B (K × NC) is capped at this many floats (default 4 Mi floats = 16 MiB); wider B is processed in column
-    /// blocks of NC = budget / K columns (rounded down to NR, at least NR). Settable so tests can force several blocks.
+    /// Packed B (K × NC) is held to about this many floats (default 4 Mi floats = 16 MiB); a larger op(B) is processed in
+    /// ceil(K·N / budget) column blocks of equal width, rounded up to whole NR panels. Settable so tests can force blocks.
     /// </summary>
     public static long PackedBBudget { get; set; } = 4L << 20;
 
-    /// <summary>Below this many multiply-adds (m·n·k) one thread does the whole product: fork/join would cost more.</summary>
-    private const double ParallelThreshold = 1 << 20;
+    /// <summary>
+    /// Below this many multiply-adds (m·n·k, default 4 Mi ≈ 160³) one thread does the whole product, because fork/join
+    /// (two Parallel.For calls, tens of µs) would cost more than it saves. Settable for tests and measurement.
+    /// </summary>
+    public static double ParallelThreshold { get; set; } = 1 << 22;
 
     /// <summary>Tasks per thread we aim for, so a thread slowed by other load is covered by the others.</summary>
     private const int TasksPerThread = 4;
@@ -77,19 +83,12 @@ internal static unsafe class GemmDriver
         return $"{isa} {cfg.Mr}×{cfg.Nr} micro-kernel, KC={cfg.Kc}, MC={cfg.Mc}";
     }
 
-    internal static int KcOverride { get; set; } // TUNING ONLY (temporary)
-    internal static int McOverride { get; set; } // TUNING ONLY (temporary)
-
-    private static Config GetConfig(GemmKernelKind kind)
-    {
-        Config c = GetConfig0(kind);
-        return new Config(c.Mr, c.Nr, KcOverride > 0 ? KcOverride : c.Kc, McOverride > 0 ? McOverride : c.Mc, c.Kernel);
-    }
-
-    private static Config GetConfig0(GemmKernelKind kind) => kind switch
+    // AVX-512: see the class remarks. AVX2 (6×16, 12 accumulators): KC = 512, MC = 192 measured within noise of the best
+    // when the AVX2 kernel was forced on the reference CPU. Vector128: not tuned (no machine here needs it).
+    private static Config GetConfig(GemmKernelKind kind) => kind switch
     {
         GemmKernelKind.Vector512 => new Config(14, 32, 768, 14 * 24, &GemmKernels.Kernel14x32),
-        GemmKernelKind.Vector256 => new Config(6, 16, 256, 6 * 40, &GemmKernels.Kernel6x16),
+        GemmKernelKind.Vector256 => new Config(6, 16, 512, 6 * 32, &GemmKernels.Kernel6x16),
         _ => new Config(4, 8, 256, 4 * 48, &GemmKernels.Kernel4x8),
     };
 
@@ -102,7 +101,9 @@ internal static unsafe class GemmDriver
         Config cfg = GetConfig(KernelKind);
         int threads = parallel && (double)m * n * k >= ParallelThreshold ? ThreadCount : 1;
         int nr = cfg.Nr;
-        int ncMax = (int)Math.Clamp(PackedBBudget / k / nr * nr, nr, (long)(n + nr - 1) / nr * nr);
+        // Column blocks: as few as the packed-B budget allows, of equal width (whole NR panels).
+        long blocks = Math.Max(1, ((long)n * k + PackedBBudget - 1) / PackedBBudget);
+        int ncMax = (int)((n + blocks - 1) / blocks + nr - 1) / nr * nr;
         for (int jc = 0; jc < n; jc += ncMax)
         {
             int nc = Math.Min(ncMax, n - jc);
@@ -117,7 +118,9 @@ internal static unsafe class GemmDriver
             }
             else
             {
-                Parallel.For(0, threads, t => job.PackB(t * nPanels / threads, (t + 1) * nPanels / threads));
+                // Several chunks per thread: a thread descheduled by other load then holds up only a small chunk.
+                int chunks = Math.Min(nPanels, threads * TasksPerThread);
+                Parallel.For(0, chunks, t => job.PackB(t * nPanels / chunks, (t + 1) * nPanels / chunks));
                 Parallel.For(0, job.TaskCount, job.RunTask);
             }
         }

@@ -69,19 +69,49 @@ internal static unsafe class CpuLayerNorm
     private static void ForwardBody(void* p, int chunk, long start, long end)
     {
         ref ForwardArgs a = ref *(ForwardArgs*)p;
-        int d = a.Dim;
-        var gamma = new ReadOnlySpan<float>(a.Gamma, d);
-        var beta = new ReadOnlySpan<float>(a.Beta, d);
+        int d = a.Dim, vw = Vector<float>.Count;
+        float* gamma = a.Gamma, beta = a.Beta;
         for (long r = start; r < end; r++)
         {
-            var xs = new ReadOnlySpan<float>(a.X + r * d, d);
-            var ys = new Span<float>(a.Y + r * d, d);
-            float mu = TensorPrimitives.Sum(xs) / d;
-            TensorPrimitives.Subtract(xs, mu, ys); // y may alias x: x is not read again
-            float var = TensorPrimitives.SumOfSquares(ys) / d;
-            float rs = 1f / MathF.Sqrt(var + a.Eps);
-            TensorPrimitives.Multiply(ys, rs, ys);
-            TensorPrimitives.MultiplyAdd(ys, gamma, beta, ys);
+            float* x = a.X + r * d, y = a.Y + r * d;
+            // mean and biased variance, two passes over the (L1-resident) row, two accumulators each
+            var s0 = Vector<float>.Zero;
+            var s1 = Vector<float>.Zero;
+            int i = 0;
+            for (; i <= d - 2 * vw; i += 2 * vw)
+            {
+                s0 += Vector.Load(x + i);
+                s1 += Vector.Load(x + i + vw);
+            }
+            for (; i <= d - vw; i += vw) s0 += Vector.Load(x + i);
+            float sum = Vector.Sum(s0 + s1);
+            for (; i < d; i++) sum += x[i];
+            float mu = sum / d;
+            var vmu = new Vector<float>(mu);
+            s0 = Vector<float>.Zero;
+            s1 = Vector<float>.Zero;
+            i = 0;
+            for (; i <= d - 2 * vw; i += 2 * vw)
+            {
+                var c0 = Vector.Load(x + i) - vmu;
+                var c1 = Vector.Load(x + i + vw) - vmu;
+                s0 = Vector.FusedMultiplyAdd(c0, c0, s0);
+                s1 = Vector.FusedMultiplyAdd(c1, c1, s1);
+            }
+            for (; i <= d - vw; i += vw)
+            {
+                var c0 = Vector.Load(x + i) - vmu;
+                s0 = Vector.FusedMultiplyAdd(c0, c0, s0);
+            }
+            float sq = Vector.Sum(s0 + s1);
+            for (; i < d; i++) sq += (x[i] - mu) * (x[i] - mu);
+            float rs = 1f / MathF.Sqrt(sq / d + a.Eps);
+            var vrs = new Vector<float>(rs);
+            // y = (x − μ)·rstd·γ + β; y may alias x (each element is read before it is written)
+            i = 0;
+            for (; i <= d - vw; i += vw)
+                Vector.Store(Vector.FusedMultiplyAdd((Vector.Load(x + i) - vmu) * vrs, Vector.Load(gamma + i), Vector.Load(beta + i)), y + i);
+            for (; i < d; i++) y[i] = (x[i] - mu) * rs * gamma[i] + beta[i];
             a.Mean[r] = mu;
             a.Rstd[r] = rs;
         }

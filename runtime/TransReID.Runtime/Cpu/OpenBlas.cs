@@ -58,9 +58,24 @@ internal static unsafe partial class OpenBlas
                 int other => $"threading mode {other}",
             };
         }
-        if (NativeLibrary.TryGetExport(Handle, "openblas_get_num_threads", out IntPtr getThreads))
-            threading += $", {((delegate* unmanaged<int>)getThreads)()} threads";
+        int threads = GetThreadCount();
+        if (threads > 0) threading += $", {threads} threads";
         return $"{config} ({threading})";
+    }
+
+    /// <summary>OpenBLAS's thread count (<c>openblas_get_num_threads</c>), or 0 when unavailable.</summary>
+    public static int GetThreadCount() =>
+        IsAvailable && NativeLibrary.TryGetExport(Handle, "openblas_get_num_threads", out IntPtr fn) ? ((delegate* unmanaged<int>)fn)() : 0;
+
+    /// <summary>
+    /// Sets OpenBLAS's thread count for later calls (<c>openblas_set_num_threads</c>, process-wide); false when the
+    /// library or the export is missing. Benchmarks use it to compare one core against the managed serial path.
+    /// </summary>
+    public static bool TrySetThreadCount(int threads)
+    {
+        if (!IsAvailable || !NativeLibrary.TryGetExport(Handle, "openblas_set_num_threads", out IntPtr fn)) return false;
+        ((delegate* unmanaged<int, void>)fn)(threads);
+        return true;
     }
 
     private static IntPtr Probe()

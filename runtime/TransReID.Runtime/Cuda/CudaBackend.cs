@@ -252,7 +252,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
         CudaDriver.Check(CudaDriver.cuEventRecord(end.DangerousGetHandle(), _s), "cuEventRecord");
         CudaDriver.Check(CudaDriver.cuEventSynchronize(end.DangerousGetHandle()), "cuEventSynchronize");
         float ms;
-        CudaDriver.Check(CudaDriver.cuEventElapsedTime(&ms, start.DangerousGetHandle(), end.DangerousGetHandle()), "cuEventElapsedTime");
+        CudaDriver.Check(CudaDriver.EventElapsedTime(&ms, start.DangerousGetHandle(), end.DangerousGetHandle()), "cuEventElapsedTime");
         return ms;
     }
 

@@ -182,6 +182,23 @@ internal static unsafe partial class CudaDriver
     [LibraryImport(Libraries.Cuda)]
     public static partial int cuEventElapsedTime(float* milliseconds, nint start, nint end);
 
+    /// <summary>CUDA 12.8+ name of <see cref="cuEventElapsedTime"/> (what cuda.h 13 maps the old name to).</summary>
+    [LibraryImport(Libraries.Cuda)]
+    public static partial int cuEventElapsedTime_v2(float* milliseconds, nint start, nint end);
+
+    /// <summary>Elapsed time between two events, through whichever of the two entry points the driver exports.</summary>
+    public static int EventElapsedTime(float* milliseconds, nint start, nint end)
+    {
+        try
+        {
+            return cuEventElapsedTime_v2(milliseconds, start, end);
+        }
+        catch (System.EntryPointNotFoundException)
+        {
+            return cuEventElapsedTime(milliseconds, start, end);
+        }
+    }
+
     // ---- modules and launches ------------------------------------------------------------------------------
 
     [LibraryImport(Libraries.Cuda)]

@@ -139,8 +139,9 @@ internal static class Libraries
         return new LoadResult(0, null, Missing(what, variable));
     }
 
-    private static string Missing(string what, string variable) =>
-        $"{what} library ({string.Join(" or ", FileNames(what))}) was not found in {variable}, CUDA_PATH, LD_LIBRARY_PATH, /usr/local/cuda or the system library path";
+    private static string Missing(string what, string variable) => what == "the CUDA driver"
+        ? $"{what} library ({string.Join(" or ", FileNames(what))}) was not found in {variable}, LD_LIBRARY_PATH, /usr/local/nvidia/lib64 or the system library path, so no NVIDIA driver is usable"
+        : $"{what} library ({string.Join(" or ", FileNames(what))}) was not found in {variable}, CUDA_PATH, LD_LIBRARY_PATH, /usr/local/cuda/lib64 or the system library path";
 
     private static IEnumerable<string> FileNames(string what) => what switch
     {

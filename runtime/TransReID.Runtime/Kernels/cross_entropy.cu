@@ -22,6 +22,9 @@ extern "C" __global__ void cross_entropy(const float* logits, const int* __restr
         const float* z = logits + (i64)r * classes;
         const int y = labels[r];
         const bool valid = y >= 0 && y < classes;
+        // Read z[y] before the warp's reductions: once they are done, other lanes may already overwrite the row
+        // (dlogits aliasing logits), and lanes of a warp are not in lockstep.
+        const float zy = valid ? z[y] : 0.0f;
         float m = -tr_infinity();
         for (int c = lane; c < classes; c += 32) m = fmaxf(m, z[c]);
         m = warp_max(m);
@@ -35,7 +38,7 @@ extern "C" __global__ void cross_entropy(const float* logits, const int* __restr
         sz = warp_sum(sz);
         const float lse = m + logf(se);
         const float uniform = smoothing / classes;
-        acc += valid ? lse - (1.0f - smoothing) * z[y] - uniform * sz : nan;
+        acc += valid ? lse - (1.0f - smoothing) * zy - uniform * sz : nan;
         if (dlogits != nullptr)
         {
             float* g = dlogits + (i64)r * classes;

@@ -1,38 +1,25 @@
 using System;
 using System.IO;
+using TransReID.Runtime.IO;
 
 namespace TransReID.Evaluation;
 
 /// <summary>
-/// Writes a file so that readers see either the old or the complete new content: the bytes go to a temporary
-/// file in the destination folder, which then replaces the destination with one rename.
+/// Output files of this namespace: the destination folder is created if needed, then the file is written with
+/// <see cref="AtomicFile"/> (temporary file in that folder, renamed over the destination).
 /// </summary>
 internal static class AtomicWrite
 {
     public static void Write(string path, Action<Stream> write)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        ArgumentNullException.ThrowIfNull(write);
-        string full = Path.GetFullPath(path);
-        string folder = Path.GetDirectoryName(full)
-            ?? throw new ArgumentException($"'{path}' has no parent folder.", nameof(path));
-        Directory.CreateDirectory(folder);
-        string temp = Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
+        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (!string.IsNullOrEmpty(folder))
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                write(stream);
-                stream.Flush(flushToDisk: true);
-            }
+            Directory.CreateDirectory(folder);
+        }
 
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
+        AtomicFile.Write(path, write);
     }
 
     public static void WriteAllBytes(string path, byte[] bytes) => Write(path, s => s.Write(bytes));

@@ -10,7 +10,8 @@ namespace TransReID.Runtime.Tests.Cpu;
 /// CpuGemm against a naive float64 reference: every transpose combination, edge tiles, KC/MC/NC block boundaries,
 /// padded leading dimensions (padding filled with NaN, so reading it poisons the result; C's padding must stay
 /// untouched), alpha/beta (beta = 0 with a NaN-filled C), serial and parallel, every managed kernel family and OpenBLAS.
-/// Tests that switch the provider or kernel family hold <see cref="Switch"/>, so they never interleave.
+/// Tests that switch the provider, kernel family or parallel threshold hold <see cref="Switch"/>, so they never
+/// interleave. parallel = true cases set the threshold to 0, so even 1×1×1 goes through the threaded path.
 /// </summary>
 public class GemmTests
 {
@@ -28,11 +29,11 @@ public class GemmTests
         (1, 1, 1), (37, 53, 29), (1, 300, 17), (300, 1, 17), (14, 32, 8), (15, 33, 257), (13, 31, 1), (15, 33, 800), (16, 64, 7),
     ];
 
-    // Above the parallel threshold (m·n·k ≥ 2^20), each run once: M across MC (336 rows for AVX-512) on one thread,
-    // several row tasks, K across KC in parallel, few rows (column tasks), one column.
+    // Larger, each run once: M across MC (336 rows for AVX-512) on one thread, several row tasks, K across KC in
+    // parallel, few rows (column tasks), one column.
     private static readonly (int M, int N, int K, bool Parallel)[] LargeShapes =
     [
-        (470, 40, 60, false), (130, 150, 70, true), (29, 37, 1100, true), (3, 700, 500, true), (700, 3, 500, true),
+        (470, 40, 60, false), (130, 150, 70, true), (29, 37, 1100, true), (3, 700, 200, true), (700, 3, 200, true),
     ];
 
     // Kernel families as ints: theory parameters of a public test must be public types.
@@ -247,10 +248,12 @@ public class GemmTests
         {
             var savedProvider = CpuGemm.Provider;
             var savedKind = GemmDriver.KernelKind;
+            double savedThreshold = GemmDriver.ParallelThreshold;
             try
             {
                 CpuGemm.Provider = provider;
                 GemmDriver.KernelKind = kind;
+                if (parallel) GemmDriver.ParallelThreshold = 0;
                 fixed (float* pa = a, pb = b, pc = c)
                     CpuGemm.Sgemm(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, parallel);
             }
@@ -258,6 +261,7 @@ public class GemmTests
             {
                 CpuGemm.Provider = savedProvider;
                 GemmDriver.KernelKind = savedKind;
+                GemmDriver.ParallelThreshold = savedThreshold;
             }
         }
 

@@ -1,0 +1,88 @@
+using System;
+using System.CommandLine;
+using System.Globalization;
+using System.IO;
+using Spectre.Console;
+using TransReID.Cli.Presets;
+using TransReID.Data;
+using TransReID.Evaluation;
+using TransReID.Runtime;
+using TransReID.Training;
+
+namespace TransReID.Cli;
+
+/// <summary><c>transreid eval</c>: the evaluation protocol of spec §9 for a preset with weights on a dataset's query/gallery.</summary>
+internal static class EvalCommand
+{
+    public static Command Create()
+    {
+        var preset = new Option<string>("--preset") { Description = "Model preset (see 'transreid presets')", Required = true };
+        var weights = new Option<string>("--weights") { Description = "Weights (.safetensors, official TransReID key names)", Required = true };
+        var data = new Option<string>("--data") { Description = "Dataset folder (or .csv manifest) with query and gallery", Required = true };
+        var kind = new Option<string>("--dataset") { Description = "market, duke, msmt17, veri, folder, csv or auto", DefaultValueFactory = _ => "auto" };
+        var rerank = new Option<bool>("--rerank") { Description = "k-reciprocal re-ranking" };
+        var k1 = new Option<int>("--k1") { Description = "Re-ranking k1", DefaultValueFactory = _ => 20 };
+        var k2 = new Option<int>("--k2") { Description = "Re-ranking k2", DefaultValueFactory = _ => 6 };
+        var lambda = new Option<double>("--lambda") { Description = "Re-ranking λ (weight of the original distance)", DefaultValueFactory = _ => 0.3 };
+        var output = new Option<string?>("--out") { Description = "Write metrics.json, cmc.png and ranked-list images here" };
+        var batch = new Option<int>("--batch") { Description = "Images per batch", DefaultValueFactory = _ => 64 };
+        var device = new Option<string>("--device") { Description = "cpu, cuda or auto", DefaultValueFactory = _ => "auto" };
+        var command = new Command("eval", "Evaluate weights on a dataset's query/gallery split (mAP, CMC, mINP)")
+        {
+            preset, weights, data, kind, rerank, k1, k2, lambda, output, batch, device,
+        };
+        command.SetAction(r => Program.Guard(() => Run(PresetRegistry.Find(r.GetValue(preset)!), r.GetValue(weights)!, r.GetValue(data)!,
+            r.GetValue(kind)!, r.GetValue(rerank), new ReRankingOptions(r.GetValue(k1), r.GetValue(k2), r.GetValue(lambda)), r.GetValue(output),
+            r.GetValue(batch), r.GetValue(device)!)));
+        return command;
+    }
+
+    private static int Run(Preset preset, string weights, string data, string kind, bool rerank, ReRankingOptions reRanking, string? output,
+        int batch, string device)
+    {
+        if (batch < 1) throw new CliException($"--batch {batch} must be at least 1");
+        if (reRanking.K1 < 1) throw new CliException($"--k1 {reRanking.K1} must be at least 1");
+        if (reRanking.K2 < 1) throw new CliException($"--k2 {reRanking.K2} must be at least 1");
+        if (!(reRanking.Lambda >= 0 && reRanking.Lambda <= 1)) throw new CliException($"--lambda {reRanking.Lambda.ToString(CultureInfo.InvariantCulture)} must be in [0, 1]");
+        if (!File.Exists(weights)) throw new CliException($"weights file '{weights}' does not exist");
+        var dataset = DatasetReader.Open(data, kind);
+        DatasetFit.ForEvaluation(preset.Info, dataset).ThrowIfUnfit();
+
+        using var model = preset.Create(Device.Parse(device), 0);
+        model.Load(weights);
+        Program.Status(string.Create(CultureInfo.InvariantCulture,
+            $"[grey]{preset.Name} on {model.Core.Backend.Name}: {dataset.Query.ImageCount} query, {dataset.Gallery.ImageCount} gallery images of {Markup.Escape(dataset.Name)}[/]"));
+        var result = ModelEvaluation.Evaluate(model, dataset, new EvaluationOptions
+        {
+            BatchSize = batch,
+            ReRank = rerank,
+            ReRanking = reRanking,
+            OutputDirectory = output,
+            Title = $"{preset.Name} on {dataset.Name}",
+            Log = line => Program.Status("[yellow]" + Markup.Escape(line) + "[/]"),
+        });
+        PrintMetrics(result, $"{preset.Name} on {dataset.Name}" + (rerank ? " (re-ranked)" : string.Empty));
+        if (output is not null) Program.Status($"[grey]wrote metrics.json, cmc.png and ranked/ to {Markup.Escape(Path.GetFullPath(output))}[/]");
+        return 0;
+    }
+
+    /// <summary>The metrics as a table on standard output.</summary>
+    internal static void PrintMetrics(EvaluationResult result, string title)
+    {
+        var m = result.Metrics;
+        var table = new Table { Title = new TableTitle(Markup.Escape(title)) };
+        table.AddColumn("metric");
+        table.AddColumn(new TableColumn("value").RightAligned());
+        void Row(string name, double value) => table.AddRow(name, value.ToString("P1", CultureInfo.InvariantCulture).Replace(" %", "%", StringComparison.Ordinal));
+        Row("mAP", m.MeanAP);
+        Row("Rank-1", m.Rank1);
+        Row("Rank-5", m.Rank5);
+        Row("Rank-10", m.Rank10);
+        Row("Rank-20", m.Rank20);
+        Row("mINP", m.MeanInp);
+        table.AddRow("queries", m.ValidQueries.ToString(CultureInfo.InvariantCulture));
+        table.AddRow("gallery", result.GalleryImages.ToString(CultureInfo.InvariantCulture));
+        if (result.SkippedImages > 0) table.AddRow("[yellow]unreadable, skipped[/]", result.SkippedImages.ToString(CultureInfo.InvariantCulture));
+        AnsiConsole.Write(table);
+    }
+}
