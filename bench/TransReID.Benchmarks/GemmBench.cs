@@ -215,7 +215,8 @@ internal static unsafe partial class GemmBench
         foreach (var p in providers)
         {
             CpuGemm.Provider = p;
-            Console.WriteLine($"{Label(p)}: {CpuGemm.Describe()}");
+            string note = serial && p == GemmProvider.Managed ? "; run here with parallel = false, on the calling thread" : "";
+            Console.WriteLine($"{Label(p)}: {CpuGemm.Describe()}{note}");
         }
         CpuGemm.Provider = saved;
         foreach (string v in (string[])["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS"])

@@ -20,7 +20,27 @@ public sealed partial class TransReIDGenerator
 
         public static SourceText Emit(ModelSpec spec) => SourceText.From(EmitText(spec), Encoding.UTF8);
 
+        /// <summary>
+        /// The text of a model's file. Runs under the invariant culture (as System.Text.Json's emitter does), so no
+        /// interpolated number can pick up a locale's minus sign or separators.
+        /// </summary>
         internal static string EmitText(ModelSpec spec)
+        {
+#pragma warning disable RS1035 // the culture is set only around our own pure string building and restored after
+            var culture = CultureInfo.CurrentCulture;
+            try
+            {
+                CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+                return EmitInvariant(spec);
+            }
+            finally
+            {
+                CultureInfo.CurrentCulture = culture;
+            }
+#pragma warning restore RS1035
+        }
+
+        private static string EmitInvariant(ModelSpec spec)
         {
             var p = new ModelPlan(spec);
             var w = new SourceWriter();

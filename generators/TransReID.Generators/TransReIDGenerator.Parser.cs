@@ -48,6 +48,12 @@ public sealed partial class TransReIDGenerator
                     new EquatableArray<string>(new[] { symbol.Name, "" })));
             }
 
+            if (symbol.Arity > 0)
+            {
+                diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.Generic, LocationInfo.From(classSyntax.Identifier.GetLocation()),
+                    new EquatableArray<string>(new[] { symbol.Name })));
+            }
+
             var containing = new List<ContainingType>();
             for (var parent = classSyntax.Parent as TypeDeclarationSyntax; parent is not null; parent = parent.Parent as TypeDeclarationSyntax)
             {
@@ -67,7 +73,9 @@ public sealed partial class TransReIDGenerator
                 containing.Insert(0, new ContainingType(keyword, parent.Identifier.ValueText + (parent.TypeParameterList?.ToString() ?? "")));
             }
 
-            var named = attribute.NamedArguments.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+            // a repeated argument is the compiler's error (CS0643); take the last one rather than fail here
+            var named = attribute.NamedArguments.GroupBy(kv => kv.Key, StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => g.Last().Value, StringComparer.Ordinal);
             int Int(string name, int fallback) => named.TryGetValue(name, out var c) && c.Value is int v ? v : fallback;
             double Real(string name, double fallback) => named.TryGetValue(name, out var c) ? c.Value switch
             {

@@ -66,6 +66,24 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void TRID0013_GenericModel_IsReportedAtTheClassName()
+    {
+        var (result, d) = RunInvalid("""
+            using TransReID;
+
+            namespace Sample;
+
+            [TransReIDModel(Classes = 10)]
+            public sealed partial class Generic<T>
+            {
+            }
+            """);
+        Assert.Equal("TRID0013", d.Id);
+        Assert.Equal("Generic", SpanText(result, d));
+        Assert.Equal("The class 'Generic' with [TransReIDModel] must not be generic: a model's shapes are fixed, so it has no type parameters", Message(d));
+    }
+
+    [Fact]
     public void TRID0001_NotPartial_IsReportedAtTheClassName()
     {
         var (result, d) = RunInvalid("""

@@ -65,27 +65,26 @@ public sealed partial class TransReIDGenerator
                 EmitUploads(w, p, a);
                 EmitStem(w, p, a, a.Ptr("x"));
                 string x = a.Ptr("x");
+                string head0 = $"{a.Ptr("att0")}, {a.Ptr("ln0")}, {a.Ptr("h0")}";
+                int full = s.Jpm ? p.BackboneBlocks : p.BackboneBlocks - 1;
                 w.Line($"// backbone: blocks 0..{p.BackboneBlocks - 1}{(s.Jpm ? $" (block {s.Depth - 1} is copied into b1/b2 and not run here)" : "")}");
-                if (p.BackboneBlocks > 0)
-                    w.Line($"for (int l = 0; l < {p.BackboneBlocks}; l++) BlockForward({BlockBase("l")}, {x}, {x}, {x}, work, batch, {p.T}, {NullPtr}, {NullPtr});");
+                if (full > 0)
+                    w.Line($"for (int l = 0; l < {full}; l++) BlockForward({BlockBase("l")}, {x}, {x}, {x}, work, batch, {p.T}, {NullPtr}, {NullPtr});");
                 if (s.Jpm)
                 {
-                    w.Line($"// global branch b1 = block + LayerNorm over all {p.T} tokens; feature = token 0");
-                    w.Line($"_b.Copy({x}, {a.Ptr("y1")}, b * {(long)p.T * p.D}L);");
-                    w.Line($"BlockForward(O_B1, {a.Ptr("y1")}, {a.Ptr("y1")}, {a.Ptr("y1")}, work, batch, {p.T}, {NullPtr}, {NullPtr});");
-                    w.Line($"_b.CopyRows({a.Ptr("y1")}, {(long)p.T * p.D}L, {a.Ptr("tok")}, {p.D}L, batch, {p.D}, 1f, false);");
+                    w.Line($"// global branch b1 = block + LayerNorm; only token 0 is read, so after attention it runs on token 0 alone");
+                    w.Line($"HeadBlockEval(O_B1, {x}, work, {head0}, {a.Ptr("tok")}, batch, {p.T});");
                     w.Line($"_b.LayerNorm({a.Ptr("tok")}, P + O_b1_1_weight, P + O_b1_1_bias, {a.Ptr("feat")}, {a.Ptr("mean")}, {a.Ptr("rstd")}, batch, {p.D}, {Eps(p)});");
                     w.Line($"// JPM: shift by {s.JpmShift - 1}, shuffle in {s.JpmShuffleGroups} groups{(s.JpmRearrange ? "" : " (off: raster order)")}, {p.K} parts of {p.L} patches + cls -> ({p.K}·B, {p.Tp}, {p.D})");
                     w.Line($"_b.JpmGather({x}, {a.Ptr("parts")}, batch, {p.N}, {p.D}, {p.K}, {p.L}, {s.JpmShift}, {s.JpmShuffleGroups}, {B(s.JpmRearrange)});");
-                    w.Line($"// b2: one shared block + LayerNorm for all parts, batched");
-                    w.Line($"BlockForward(O_B2, {a.Ptr("parts")}, {a.Ptr("parts")}, {a.Ptr("parts")}, work, {p.K} * batch, {p.Tp}, {NullPtr}, {NullPtr});");
-                    w.Line($"_b.CopyRows({a.Ptr("parts")}, {(long)p.Tp * p.D}L, {a.Ptr("tok")} + b * {p.D}L, {p.D}L, {p.K} * batch, {p.D}, 1f, false);");
+                    w.Line($"// b2: one shared block + LayerNorm for all parts, batched; token 0 of each part");
+                    w.Line($"HeadBlockEval(O_B2, {a.Ptr("parts")}, work, {head0}, {a.Ptr("tok")} + b * {p.D}L, {p.K} * batch, {p.Tp});");
                     w.Line($"_b.LayerNorm({a.Ptr("tok")} + b * {p.D}L, P + O_b2_1_weight, P + O_b2_1_bias, {a.Ptr("feat")} + b * {p.D}L, {a.Ptr("mean")}, {a.Ptr("rstd")}, {p.K} * batch, {p.D}, {Eps(p)});");
                 }
                 else
                 {
-                    w.Line($"// final LayerNorm on token 0 (LayerNorm is per token)");
-                    w.Line($"_b.CopyRows({x}, {(long)p.T * p.D}L, {a.Ptr("tok")}, {p.D}L, batch, {p.D}, 1f, false);");
+                    w.Line($"// the last block's output is only read at token 0 (then the final LayerNorm, per token)");
+                    w.Line($"HeadBlockEval({BlockBase(full.ToString(System.Globalization.CultureInfo.InvariantCulture))}, {x}, work, {head0}, {a.Ptr("tok")}, batch, {p.T});");
                     w.Line($"_b.LayerNorm({a.Ptr("tok")}, P + O_base_norm_weight, P + O_base_norm_bias, {a.Ptr("feat")}, {a.Ptr("mean")}, {a.Ptr("rstd")}, batch, {p.D}, {Eps(p)});");
                 }
 

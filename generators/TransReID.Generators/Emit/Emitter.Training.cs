@@ -286,6 +286,30 @@ public sealed partial class TransReIDGenerator
                     _b.Residual(xmid, a.Branch, dropPath2, y, samples, (long)tokens * {{p.D}});
                 }
 
+                /// <summary>
+                /// Eval only, for a block whose output is read at token 0 alone (b1, b2, or the last block without JPM):
+                /// LayerNorm, qkv and attention over every token (token 0 attends to all keys and values), then the
+                /// projection, residuals and MLP on token 0 only; y0 receives (samples, {{p.D}}).
+                /// </summary>
+                private void HeadBlockEval(long pw, {{Ptr}} x, in BlockActs a, {{Ptr}} att0, {{Ptr}} ln0, {{Ptr}} h0, {{Ptr}} y0, int samples, int tokens)
+                {
+                    var _b = _core.Backend;
+                    {{Ptr}} P = _core.Parameters.Ptr;
+                    int rows = samples * tokens;
+                    _b.LayerNorm(x, P + (pw + L_norm1_weight), P + (pw + L_norm1_bias), a.Ln1, a.Mean1, a.Rstd1, rows, {{p.D}}, {{Eps(p)}});
+                    _b.Linear(a.Ln1, P + (pw + L_attn_qkv_weight), {{qkvBias("P")}}, a.Qkv, rows, {{p.D}}, {{3 * p.D}});
+                    _b.Attention(a.Qkv, a.Probs, a.Att, samples, tokens, {{p.H}}, {{p.Dh}}, {{Scale(p)}});
+                    _b.CopyRows(a.Att, (long)tokens * {{p.D}}, att0, {{p.D}}L, samples, {{p.D}}, 1f, false);
+                    _b.CopyRows(x, (long)tokens * {{p.D}}, y0, {{p.D}}L, samples, {{p.D}}, 1f, false);
+                    _b.Linear(att0, P + (pw + L_attn_proj_weight), P + (pw + L_attn_proj_bias), a.Branch, samples, {{p.D}}, {{p.D}});
+                    _b.Residual(y0, a.Branch, {{NullPtr}}, y0, samples, {{p.D}}L);
+                    _b.LayerNorm(y0, P + (pw + L_norm2_weight), P + (pw + L_norm2_bias), ln0, a.Mean2, a.Rstd2, samples, {{p.D}}, {{Eps(p)}});
+                    _b.Linear(ln0, P + (pw + L_mlp_fc1_weight), P + (pw + L_mlp_fc1_bias), h0, samples, {{p.D}}, {{p.Hd}});
+                    _b.Gelu(h0, h0, (long)samples * {{p.Hd}});
+                    _b.Linear(h0, P + (pw + L_mlp_fc2_weight), P + (pw + L_mlp_fc2_bias), a.Branch, samples, {{p.Hd}}, {{p.D}});
+                    _b.Residual(y0, a.Branch, {{NullPtr}}, y0, samples, {{p.D}}L);
+                }
+
                 /// <summary>Backward of <see cref="BlockForward"/>: grad holds dL/dy on entry and dL/dx on return; parameter gradients accumulate.</summary>
                 private void BlockBackward(long pw, {{Ptr}} x, {{Ptr}} xmid, in BlockActs a, in BlockScratch s, {{Ptr}} grad, int samples, int tokens, {{Ptr}} dropPath1, {{Ptr}} dropPath2)
                 {

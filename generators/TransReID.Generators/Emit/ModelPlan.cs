@@ -218,13 +218,11 @@ internal sealed class ModelPlan
         e.Sample("att", R * D);
         e.Sample("branch", R * D);
         e.Sample("h", R * Hd);
-        if (s.Jpm)
-        {
-            e.Sample("y1", (long)T * D);
-            e.Sample("parts", (long)K * Tp * D);
-        }
-
+        if (s.Jpm) e.Sample("parts", (long)K * Tp * D);
         e.Sample("tok", (long)Heads * D);
+        e.Sample("att0", (long)Heads * D);
+        e.Sample("ln0", (long)Heads * D);
+        e.Sample("h0", (long)Heads * Hd);
         e.Sample("feat", (long)Heads * D);
         e.Sample("bnout", (long)Heads * D);
         e.Sample("out", FeatureDim);

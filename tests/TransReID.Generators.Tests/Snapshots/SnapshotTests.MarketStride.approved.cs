@@ -49,7 +49,7 @@ namespace Sample.Models
         /// <summary>Floats of the flat parameter buffer (running statistics and 64-byte padding included).</summary>
         public const long ParameterBufferLength = 103661040L;
         public const long EmbedArenaFixed = 0L;
-        public const long EmbedArenaPerSample = 3086016L;
+        public const long EmbedArenaPerSample = 2947008L;
         public const long TrainArenaFixed = 15376L;
         public const long TrainArenaPerSample = 43863584L;
 
@@ -447,24 +447,21 @@ namespace Sample.Models
             _b.TokenEmbed(A + (0L + 259600L * b), P + O_base_cls_token, P + O_base_pos_embed, P + O_base_sie_embed, A + (0L + 98304L * b), 3f, A + (0L + 420880L * b), batch, 211, 768);
             // backbone: blocks 0..10 (block 11 is copied into b1/b2 and not run here)
             for (int l = 0; l < 11; l++) BlockForward(O_Blocks + l * BlockStride, A + (0L + 420880L * b), A + (0L + 420880L * b), A + (0L + 420880L * b), work, batch, 211, global::TransReID.Runtime.DevicePtr.Null, global::TransReID.Runtime.DevicePtr.Null);
-            // global branch b1 = block + LayerNorm over all 211 tokens; feature = token 0
-            _b.Copy(A + (0L + 420880L * b), A + (0L + 2745792L * b), b * 162048L);
-            BlockForward(O_B1, A + (0L + 2745792L * b), A + (0L + 2745792L * b), A + (0L + 2745792L * b), work, batch, 211, global::TransReID.Runtime.DevicePtr.Null, global::TransReID.Runtime.DevicePtr.Null);
-            _b.CopyRows(A + (0L + 2745792L * b), 162048L, A + (0L + 3070656L * b), 768L, batch, 768, 1f, false);
-            _b.LayerNorm(A + (0L + 3070656L * b), P + O_b1_1_weight, P + O_b1_1_bias, A + (0L + 3074496L * b), A + (0L + 745744L * b), A + (0L + 745968L * b), batch, 768, 1E-06f);
+            // global branch b1 = block + LayerNorm; only token 0 is read, so after attention it runs on token 0 alone
+            HeadBlockEval(O_B1, A + (0L + 420880L * b), work, A + (0L + 2912448L * b), A + (0L + 2916288L * b), A + (0L + 2920128L * b), A + (0L + 2908608L * b), batch, 211);
+            _b.LayerNorm(A + (0L + 2908608L * b), P + O_b1_1_weight, P + O_b1_1_bias, A + (0L + 2935488L * b), A + (0L + 745744L * b), A + (0L + 745968L * b), batch, 768, 1E-06f);
             // JPM: shift by 4, shuffle in 2 groups, 4 parts of 52 patches + cls -> (4·B, 53, 768)
-            _b.JpmGather(A + (0L + 420880L * b), A + (0L + 2907840L * b), batch, 210, 768, 4, 52, 5, 2, true);
-            // b2: one shared block + LayerNorm for all parts, batched
-            BlockForward(O_B2, A + (0L + 2907840L * b), A + (0L + 2907840L * b), A + (0L + 2907840L * b), work, 4 * batch, 53, global::TransReID.Runtime.DevicePtr.Null, global::TransReID.Runtime.DevicePtr.Null);
-            _b.CopyRows(A + (0L + 2907840L * b), 40704L, A + (0L + 3070656L * b) + b * 768L, 768L, 4 * batch, 768, 1f, false);
-            _b.LayerNorm(A + (0L + 3070656L * b) + b * 768L, P + O_b2_1_weight, P + O_b2_1_bias, A + (0L + 3074496L * b) + b * 768L, A + (0L + 745744L * b), A + (0L + 745968L * b), 4 * batch, 768, 1E-06f);
+            _b.JpmGather(A + (0L + 420880L * b), A + (0L + 2745792L * b), batch, 210, 768, 4, 52, 5, 2, true);
+            // b2: one shared block + LayerNorm for all parts, batched; token 0 of each part
+            HeadBlockEval(O_B2, A + (0L + 2745792L * b), work, A + (0L + 2912448L * b), A + (0L + 2916288L * b), A + (0L + 2920128L * b), A + (0L + 2908608L * b) + b * 768L, 4 * batch, 53);
+            _b.LayerNorm(A + (0L + 2908608L * b) + b * 768L, P + O_b2_1_weight, P + O_b2_1_bias, A + (0L + 2935488L * b) + b * 768L, A + (0L + 745744L * b), A + (0L + 745968L * b), 4 * batch, 768, 1E-06f);
             // output (B, 3840): global, then parts / 4
-            _b.CopyRows(A + (0L + 3074496L * b), 768L, A + (0L + 3082176L * b), 3840L, batch, 768, 1f, false);
-            _b.CopyRows(A + (0L + 3074496L * b) + b * 768L, 768L, A + (0L + 3082176L * b) + 768L, 3840L, batch, 768, 0.25f, false);
-            _b.CopyRows(A + (0L + 3074496L * b) + b * 1536L, 768L, A + (0L + 3082176L * b) + 1536L, 3840L, batch, 768, 0.25f, false);
-            _b.CopyRows(A + (0L + 3074496L * b) + b * 2304L, 768L, A + (0L + 3082176L * b) + 2304L, 3840L, batch, 768, 0.25f, false);
-            _b.CopyRows(A + (0L + 3074496L * b) + b * 3072L, 768L, A + (0L + 3082176L * b) + 3072L, 3840L, batch, 768, 0.25f, false);
-            _b.Download(A + (0L + 3082176L * b), features);
+            _b.CopyRows(A + (0L + 2935488L * b), 768L, A + (0L + 2943168L * b), 3840L, batch, 768, 1f, false);
+            _b.CopyRows(A + (0L + 2935488L * b) + b * 768L, 768L, A + (0L + 2943168L * b) + 768L, 3840L, batch, 768, 0.25f, false);
+            _b.CopyRows(A + (0L + 2935488L * b) + b * 1536L, 768L, A + (0L + 2943168L * b) + 1536L, 3840L, batch, 768, 0.25f, false);
+            _b.CopyRows(A + (0L + 2935488L * b) + b * 2304L, 768L, A + (0L + 2943168L * b) + 2304L, 3840L, batch, 768, 0.25f, false);
+            _b.CopyRows(A + (0L + 2935488L * b) + b * 3072L, 768L, A + (0L + 2943168L * b) + 3072L, 3840L, batch, 768, 0.25f, false);
+            _b.Download(A + (0L + 2943168L * b), features);
         }
 
         // ---- training: forward keeping activations, losses, backward, optimiser ----
@@ -645,6 +642,30 @@ namespace Sample.Models
             _b.Gelu(a.H, a.G, (long)rows * 3072);
             _b.Linear(a.G, P + (pw + L_mlp_fc2_weight), P + (pw + L_mlp_fc2_bias), a.Branch, rows, 3072, 768);
             _b.Residual(xmid, a.Branch, dropPath2, y, samples, (long)tokens * 768);
+        }
+
+        /// <summary>
+        /// Eval only, for a block whose output is read at token 0 alone (b1, b2, or the last block without JPM):
+        /// LayerNorm, qkv and attention over every token (token 0 attends to all keys and values), then the
+        /// projection, residuals and MLP on token 0 only; y0 receives (samples, 768).
+        /// </summary>
+        private void HeadBlockEval(long pw, global::TransReID.Runtime.DevicePtr x, in BlockActs a, global::TransReID.Runtime.DevicePtr att0, global::TransReID.Runtime.DevicePtr ln0, global::TransReID.Runtime.DevicePtr h0, global::TransReID.Runtime.DevicePtr y0, int samples, int tokens)
+        {
+            var _b = _core.Backend;
+            global::TransReID.Runtime.DevicePtr P = _core.Parameters.Ptr;
+            int rows = samples * tokens;
+            _b.LayerNorm(x, P + (pw + L_norm1_weight), P + (pw + L_norm1_bias), a.Ln1, a.Mean1, a.Rstd1, rows, 768, 1E-06f);
+            _b.Linear(a.Ln1, P + (pw + L_attn_qkv_weight), P + (pw + L_attn_qkv_bias), a.Qkv, rows, 768, 2304);
+            _b.Attention(a.Qkv, a.Probs, a.Att, samples, tokens, 12, 64, 0.125f);
+            _b.CopyRows(a.Att, (long)tokens * 768, att0, 768L, samples, 768, 1f, false);
+            _b.CopyRows(x, (long)tokens * 768, y0, 768L, samples, 768, 1f, false);
+            _b.Linear(att0, P + (pw + L_attn_proj_weight), P + (pw + L_attn_proj_bias), a.Branch, samples, 768, 768);
+            _b.Residual(y0, a.Branch, global::TransReID.Runtime.DevicePtr.Null, y0, samples, 768L);
+            _b.LayerNorm(y0, P + (pw + L_norm2_weight), P + (pw + L_norm2_bias), ln0, a.Mean2, a.Rstd2, samples, 768, 1E-06f);
+            _b.Linear(ln0, P + (pw + L_mlp_fc1_weight), P + (pw + L_mlp_fc1_bias), h0, samples, 768, 3072);
+            _b.Gelu(h0, h0, (long)samples * 3072);
+            _b.Linear(h0, P + (pw + L_mlp_fc2_weight), P + (pw + L_mlp_fc2_bias), a.Branch, samples, 3072, 768);
+            _b.Residual(y0, a.Branch, global::TransReID.Runtime.DevicePtr.Null, y0, samples, 768L);
         }
 
         /// <summary>Backward of <see cref="BlockForward"/>: grad holds dL/dy on entry and dL/dx on return; parameter gradients accumulate.</summary>

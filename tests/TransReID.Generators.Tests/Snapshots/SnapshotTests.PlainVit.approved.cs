@@ -49,7 +49,7 @@ namespace Sample.Models
         /// <summary>Floats of the flat parameter buffer (running statistics and 64-byte padding included).</summary>
         public const long ParameterBufferLength = 87095280L;
         public const long EmbedArenaFixed = 0L;
-        public const long EmbedArenaPerSample = 1587776L;
+        public const long EmbedArenaPerSample = 1592384L;
         public const long TrainArenaFixed = 3088L;
         public const long TrainArenaPerSample = 23312144L;
 
@@ -371,15 +371,15 @@ namespace Sample.Models
             // + cls, pos: (B, 129, 768)
             _b.TokenEmbed(A + (0L + 196624L * b), P + O_base_cls_token, P + O_base_pos_embed, global::TransReID.Runtime.DevicePtr.Null, global::TransReID.Runtime.DevicePtr.Null, 3f, A + (0L + 294928L * b), batch, 129, 768);
             // backbone: blocks 0..11
-            for (int l = 0; l < 12; l++) BlockForward(O_Blocks + l * BlockStride, A + (0L + 294928L * b), A + (0L + 294928L * b), A + (0L + 294928L * b), work, batch, 129, global::TransReID.Runtime.DevicePtr.Null, global::TransReID.Runtime.DevicePtr.Null);
-            // final LayerNorm on token 0 (LayerNorm is per token)
-            _b.CopyRows(A + (0L + 294928L * b), 99072L, A + (0L + 1584704L * b), 768L, batch, 768, 1f, false);
-            _b.LayerNorm(A + (0L + 1584704L * b), P + O_base_norm_weight, P + O_base_norm_bias, A + (0L + 1585472L * b), A + (0L + 493072L * b), A + (0L + 493216L * b), batch, 768, 1E-06f);
+            for (int l = 0; l < 11; l++) BlockForward(O_Blocks + l * BlockStride, A + (0L + 294928L * b), A + (0L + 294928L * b), A + (0L + 294928L * b), work, batch, 129, global::TransReID.Runtime.DevicePtr.Null, global::TransReID.Runtime.DevicePtr.Null);
+            // the last block's output is only read at token 0 (then the final LayerNorm, per token)
+            HeadBlockEval(O_Blocks + 11 * BlockStride, A + (0L + 294928L * b), work, A + (0L + 1585472L * b), A + (0L + 1586240L * b), A + (0L + 1587008L * b), A + (0L + 1584704L * b), batch, 129);
+            _b.LayerNorm(A + (0L + 1584704L * b), P + O_base_norm_weight, P + O_base_norm_bias, A + (0L + 1590080L * b), A + (0L + 493072L * b), A + (0L + 493216L * b), batch, 768, 1E-06f);
             // NeckFeature.After: BNNecks with running statistics
-            _b.BatchNormEval(A + (0L + 1585472L * b) + b * 0L, P + O_bottleneck_weight, P + O_bottleneck_bias, P + O_bottleneck_running_mean, P + O_bottleneck_running_var, A + (0L + 1586240L * b) + b * 0L, batch, 768, 1E-05f);
+            _b.BatchNormEval(A + (0L + 1590080L * b) + b * 0L, P + O_bottleneck_weight, P + O_bottleneck_bias, P + O_bottleneck_running_mean, P + O_bottleneck_running_var, A + (0L + 1590848L * b) + b * 0L, batch, 768, 1E-05f);
             // output (B, 768): global
-            _b.CopyRows(A + (0L + 1586240L * b), 768L, A + (0L + 1587008L * b), 768L, batch, 768, 1f, false);
-            _b.Download(A + (0L + 1587008L * b), features);
+            _b.CopyRows(A + (0L + 1590848L * b), 768L, A + (0L + 1591616L * b), 768L, batch, 768, 1f, false);
+            _b.Download(A + (0L + 1591616L * b), features);
         }
 
         // ---- training: forward keeping activations, losses, backward, optimiser ----
@@ -503,6 +503,30 @@ namespace Sample.Models
             _b.Gelu(a.H, a.G, (long)rows * 3072);
             _b.Linear(a.G, P + (pw + L_mlp_fc2_weight), P + (pw + L_mlp_fc2_bias), a.Branch, rows, 3072, 768);
             _b.Residual(xmid, a.Branch, dropPath2, y, samples, (long)tokens * 768);
+        }
+
+        /// <summary>
+        /// Eval only, for a block whose output is read at token 0 alone (b1, b2, or the last block without JPM):
+        /// LayerNorm, qkv and attention over every token (token 0 attends to all keys and values), then the
+        /// projection, residuals and MLP on token 0 only; y0 receives (samples, 768).
+        /// </summary>
+        private void HeadBlockEval(long pw, global::TransReID.Runtime.DevicePtr x, in BlockActs a, global::TransReID.Runtime.DevicePtr att0, global::TransReID.Runtime.DevicePtr ln0, global::TransReID.Runtime.DevicePtr h0, global::TransReID.Runtime.DevicePtr y0, int samples, int tokens)
+        {
+            var _b = _core.Backend;
+            global::TransReID.Runtime.DevicePtr P = _core.Parameters.Ptr;
+            int rows = samples * tokens;
+            _b.LayerNorm(x, P + (pw + L_norm1_weight), P + (pw + L_norm1_bias), a.Ln1, a.Mean1, a.Rstd1, rows, 768, 1E-06f);
+            _b.Linear(a.Ln1, P + (pw + L_attn_qkv_weight), P + (pw + L_attn_qkv_bias), a.Qkv, rows, 768, 2304);
+            _b.Attention(a.Qkv, a.Probs, a.Att, samples, tokens, 12, 64, 0.125f);
+            _b.CopyRows(a.Att, (long)tokens * 768, att0, 768L, samples, 768, 1f, false);
+            _b.CopyRows(x, (long)tokens * 768, y0, 768L, samples, 768, 1f, false);
+            _b.Linear(att0, P + (pw + L_attn_proj_weight), P + (pw + L_attn_proj_bias), a.Branch, samples, 768, 768);
+            _b.Residual(y0, a.Branch, global::TransReID.Runtime.DevicePtr.Null, y0, samples, 768L);
+            _b.LayerNorm(y0, P + (pw + L_norm2_weight), P + (pw + L_norm2_bias), ln0, a.Mean2, a.Rstd2, samples, 768, 1E-06f);
+            _b.Linear(ln0, P + (pw + L_mlp_fc1_weight), P + (pw + L_mlp_fc1_bias), h0, samples, 768, 3072);
+            _b.Gelu(h0, h0, (long)samples * 3072);
+            _b.Linear(h0, P + (pw + L_mlp_fc2_weight), P + (pw + L_mlp_fc2_bias), a.Branch, samples, 3072, 768);
+            _b.Residual(y0, a.Branch, global::TransReID.Runtime.DevicePtr.Null, y0, samples, 768L);
         }
 
         /// <summary>Backward of <see cref="BlockForward"/>: grad holds dL/dy on entry and dL/dx on return; parameter gradients accumulate.</summary>

@@ -314,17 +314,14 @@ partial class Outer
                 _b.TokenEmbed(A + (0L + 5776L * b), P + O_base_cls_token, P + O_base_pos_embed, P + O_base_sie_embed, A + (0L + 2880L * b), 3f, A + (0L + 6256L * b), batch, 16, 32);
                 // backbone: blocks 0..0 (block 1 is copied into b1/b2 and not run here)
                 for (int l = 0; l < 1; l++) BlockForward(O_Blocks + l * BlockStride, A + (0L + 6256L * b), A + (0L + 6256L * b), A + (0L + 6256L * b), work, batch, 16, global::TransReID.Runtime.DevicePtr.Null, global::TransReID.Runtime.DevicePtr.Null);
-                // global branch b1 = block + LayerNorm over all 16 tokens; feature = token 0
-                _b.Copy(A + (0L + 6256L * b), A + (0L + 12464L * b), b * 512L);
-                BlockForward(O_B1, A + (0L + 12464L * b), A + (0L + 12464L * b), A + (0L + 12464L * b), work, batch, 16, global::TransReID.Runtime.DevicePtr.Null, global::TransReID.Runtime.DevicePtr.Null);
-                _b.CopyRows(A + (0L + 12464L * b), 512L, A + (0L + 13552L * b), 32L, batch, 32, 1f, false);
-                _b.LayerNorm(A + (0L + 13552L * b), P + O_b1_1_weight, P + O_b1_1_bias, A + (0L + 13680L * b), A + (0L + 7344L * b), A + (0L + 7376L * b), batch, 32, 1E-06f);
+                // global branch b1 = block + LayerNorm; only token 0 is read, so after attention it runs on token 0 alone
+                HeadBlockEval(O_B1, A + (0L + 6256L * b), work, A + (0L + 13168L * b), A + (0L + 13296L * b), A + (0L + 13424L * b), A + (0L + 13040L * b), batch, 16);
+                _b.LayerNorm(A + (0L + 13040L * b), P + O_b1_1_weight, P + O_b1_1_bias, A + (0L + 13680L * b), A + (0L + 7344L * b), A + (0L + 7376L * b), batch, 32, 1E-06f);
                 // JPM: shift by 1, shuffle in 2 groups, 3 parts of 5 patches + cls -> (3·B, 6, 32)
-                _b.JpmGather(A + (0L + 6256L * b), A + (0L + 12976L * b), batch, 15, 32, 3, 5, 2, 2, true);
-                // b2: one shared block + LayerNorm for all parts, batched
-                BlockForward(O_B2, A + (0L + 12976L * b), A + (0L + 12976L * b), A + (0L + 12976L * b), work, 3 * batch, 6, global::TransReID.Runtime.DevicePtr.Null, global::TransReID.Runtime.DevicePtr.Null);
-                _b.CopyRows(A + (0L + 12976L * b), 192L, A + (0L + 13552L * b) + b * 32L, 32L, 3 * batch, 32, 1f, false);
-                _b.LayerNorm(A + (0L + 13552L * b) + b * 32L, P + O_b2_1_weight, P + O_b2_1_bias, A + (0L + 13680L * b) + b * 32L, A + (0L + 7344L * b), A + (0L + 7376L * b), 3 * batch, 32, 1E-06f);
+                _b.JpmGather(A + (0L + 6256L * b), A + (0L + 12464L * b), batch, 15, 32, 3, 5, 2, 2, true);
+                // b2: one shared block + LayerNorm for all parts, batched; token 0 of each part
+                HeadBlockEval(O_B2, A + (0L + 12464L * b), work, A + (0L + 13168L * b), A + (0L + 13296L * b), A + (0L + 13424L * b), A + (0L + 13040L * b) + b * 32L, 3 * batch, 6);
+                _b.LayerNorm(A + (0L + 13040L * b) + b * 32L, P + O_b2_1_weight, P + O_b2_1_bias, A + (0L + 13680L * b) + b * 32L, A + (0L + 7344L * b), A + (0L + 7376L * b), 3 * batch, 32, 1E-06f);
                 // output (B, 128): global, then parts / 3
                 _b.CopyRows(A + (0L + 13680L * b), 32L, A + (0L + 13936L * b), 128L, batch, 32, 1f, false);
                 _b.CopyRows(A + (0L + 13680L * b) + b * 32L, 32L, A + (0L + 13936L * b) + 32L, 128L, batch, 32, 0.33333334f, false);
@@ -502,6 +499,30 @@ partial class Outer
                 _b.Gelu(a.H, a.G, (long)rows * 64);
                 _b.Linear(a.G, P + (pw + L_mlp_fc2_weight), P + (pw + L_mlp_fc2_bias), a.Branch, rows, 64, 32);
                 _b.Residual(xmid, a.Branch, dropPath2, y, samples, (long)tokens * 32);
+            }
+
+            /// <summary>
+            /// Eval only, for a block whose output is read at token 0 alone (b1, b2, or the last block without JPM):
+            /// LayerNorm, qkv and attention over every token (token 0 attends to all keys and values), then the
+            /// projection, residuals and MLP on token 0 only; y0 receives (samples, 32).
+            /// </summary>
+            private void HeadBlockEval(long pw, global::TransReID.Runtime.DevicePtr x, in BlockActs a, global::TransReID.Runtime.DevicePtr att0, global::TransReID.Runtime.DevicePtr ln0, global::TransReID.Runtime.DevicePtr h0, global::TransReID.Runtime.DevicePtr y0, int samples, int tokens)
+            {
+                var _b = _core.Backend;
+                global::TransReID.Runtime.DevicePtr P = _core.Parameters.Ptr;
+                int rows = samples * tokens;
+                _b.LayerNorm(x, P + (pw + L_norm1_weight), P + (pw + L_norm1_bias), a.Ln1, a.Mean1, a.Rstd1, rows, 32, 1E-06f);
+                _b.Linear(a.Ln1, P + (pw + L_attn_qkv_weight), global::TransReID.Runtime.DevicePtr.Null, a.Qkv, rows, 32, 96);
+                _b.Attention(a.Qkv, a.Probs, a.Att, samples, tokens, 4, 8, 0.35355338f);
+                _b.CopyRows(a.Att, (long)tokens * 32, att0, 32L, samples, 32, 1f, false);
+                _b.CopyRows(x, (long)tokens * 32, y0, 32L, samples, 32, 1f, false);
+                _b.Linear(att0, P + (pw + L_attn_proj_weight), P + (pw + L_attn_proj_bias), a.Branch, samples, 32, 32);
+                _b.Residual(y0, a.Branch, global::TransReID.Runtime.DevicePtr.Null, y0, samples, 32L);
+                _b.LayerNorm(y0, P + (pw + L_norm2_weight), P + (pw + L_norm2_bias), ln0, a.Mean2, a.Rstd2, samples, 32, 1E-06f);
+                _b.Linear(ln0, P + (pw + L_mlp_fc1_weight), P + (pw + L_mlp_fc1_bias), h0, samples, 32, 64);
+                _b.Gelu(h0, h0, (long)samples * 64);
+                _b.Linear(h0, P + (pw + L_mlp_fc2_weight), P + (pw + L_mlp_fc2_bias), a.Branch, samples, 64, 32);
+                _b.Residual(y0, a.Branch, global::TransReID.Runtime.DevicePtr.Null, y0, samples, 32L);
             }
 
             /// <summary>Backward of <see cref="BlockForward"/>: grad holds dL/dy on entry and dL/dx on return; parameter gradients accumulate.</summary>
