@@ -43,7 +43,7 @@ internal static unsafe class CpuGemm
         }
     }
 
-    /// <summary>The provider in use, e.g. "managed AVX-512 14×32 micro-kernel, KC=256, MC=448 (2 threads)" or the OpenBLAS build.</summary>
+    /// <summary>The provider in use, e.g. "managed AVX-512 14×32 micro-kernel, KC=768, MC=336 (2 threads)" or the OpenBLAS build.</summary>
     internal static string Describe() => Provider == GemmProvider.OpenBlas
         ? OpenBlas.Describe()
         : $"managed {GemmDriver.DescribeKernel()} ({GemmDriver.ThreadCount} threads)";
