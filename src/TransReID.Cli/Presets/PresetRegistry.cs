@@ -20,6 +20,7 @@ internal static class PresetRegistry
         Make<DukeVitTransReIDStride>("duke-vit-transreid-stride", "DukeMTMC-reID TransReID stride 12 (8 cameras, 702 ids)"),
         Make<Msmt17VitTransReIDStride>("msmt17-vit-transreid-stride", "MSMT17 TransReID stride 12 (15 cameras, 1041 ids)"),
         Make<VeriVitTransReIDStride>("veri-vit-transreid-stride", "VeRi-776 TransReID stride 12, 256x256, camera+view SIE (20 x 8), shift 8"),
+        Make<TinyDemo>("tiny-demo", "A tiny TransReID (64x32, depth 3, width 48, 3 cameras, JPM, 5 ids) for trying the CLI in seconds"),
     ];
 
     private static Preset Make<T>(string name, string description)

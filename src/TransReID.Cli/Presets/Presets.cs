@@ -28,3 +28,10 @@ public sealed partial class Msmt17VitTransReIDStride;
 /// <summary><c>configs/VeRi/vit_transreid_stride.yml</c>: 256×256 vehicles, camera and view SIE (20 × 8), shift 8, 576 identities.</summary>
 [TransReIDModel(ImageHeight = 256, ImageWidth = 256, StrideY = 12, StrideX = 12, Cameras = 20, Views = 8, Jpm = true, JpmShift = 8, Classes = 576)]
 public sealed partial class VeriVitTransReIDStride;
+
+/// <summary>
+/// A tiny model for trying the CLI in seconds and for its tests: 64×32 images, patch 8, stride 6, depth 3, width 48,
+/// 3 heads, camera SIE (3 cameras), JPM, 5 identities (the numbers of the tiny_jpm_sie test fixture).
+/// </summary>
+[TransReIDModel(ImageHeight = 64, ImageWidth = 32, PatchSize = 8, StrideY = 6, StrideX = 6, Depth = 3, EmbedDim = 48, Heads = 3, Cameras = 3, Jpm = true, Classes = 5)]
+public sealed partial class TinyDemo;

@@ -1,0 +1,38 @@
+import sys
+def kernel(name, vec, width, mr, nv, doc):
+    nr = width*nv
+    L = []
+    L.append(f"    /// <summary>{doc}</summary>")
+    L.append(f"    public static void {name}(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)")
+    L.append("    {")
+    for r in range(mr):
+        L.append("        " + f"{vec}<float> " + ", ".join(f"c{r}_{v} = default" for v in range(nv)) + ";")
+    # Prefetch the C tile (first, middle and last element of each row) so its cache misses overlap the k loop.
+    L.append("        if (Sse.IsSupported)")
+    L.append("        {")
+    L.append(f"            for (int r = 0; r < {mr}; r++)")
+    L.append("            {")
+    L.append("                float* row = c + r * ldc;")
+    pf = sorted(set([0, nr//2, nr-1]))
+    L.append("                " + " ".join(f"Sse.Prefetch0(row{' + ' + str(o) if o else ''});" for o in pf))
+    L.append("            }")
+    L.append("        }")
+    L.append("        for (int p = 0; p < kc; p++)")
+    L.append("        {")
+    L.append("            " + f"{vec}<float> " + ", ".join(f"b{v} = {vec}.Load(b + {v*width})" if v else f"b0 = {vec}.Load(b)" for v in range(nv)) + ";")
+    for r in range(mr):
+        L.append(f"            {'' if r else vec+'<float> '}av = {vec}.Create(a[{r}]);")
+        L.append("            " + " ".join(f"c{r}_{v} = {vec}.FusedMultiplyAdd(av, b{v}, c{r}_{v});" for v in range(nv)))
+    L.append(f"            a += {mr};")
+    L.append(f"            b += {nr};")
+    L.append("        }")
+    L.append(f"        {vec}<float> va = {vec}.Create(alpha), vb = {vec}.Create(beta);")
+    L.append("        int mode = beta == 0 ? 0 : beta == 1 ? 1 : 2;")
+    for r in range(mr):
+        for v in range(nv):
+            off = f" + {v*width}" if v else ""
+            row = f"c + {r} * ldc" if r else "c"
+            L.append(f"        Update(({row}){off}, c{r}_{v}, va, vb, mode);")
+    L.append("    }")
+    return "\n".join(L)
+print(kernel(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]))

@@ -1,0 +1,17 @@
+#!/bin/bash
+set -e
+here=$(cd "$(dirname "$0")" && pwd)
+out="$here/../../runtime/TransReID.Runtime/Cpu/GemmKernels.cs"
+{
+cat $here/header.cs
+cat $here/updates.cs
+python3 $here/gen.py Kernel14x32 Vector512 16 14 2 "AVX-512 kernel: MR = 14, NR = 32 (two zmm per row)."
+echo
+python3 $here/gen.py Kernel6x16 Vector256 8 6 2 "AVX2 kernel: MR = 6, NR = 16 (two ymm per row; 12 accumulators of 16 registers)."
+echo
+python3 $here/gen.py Kernel4x8 Vector128 4 4 2 "Vector128 kernel (SSE/NEON, or software where neither exists): MR = 4, NR = 8."
+echo '}'
+} > $out
+sed -i 's|^    public static void Kernel|    [MethodImpl(MethodImplOptions.AggressiveOptimization)]\n    public static void Kernel|' $out
+sed -i -E 's/Update\(\(c\), /Update(c, /; s/Update\(\(c\) \+ /Update(c + /; s/Update\(\(c \+ ([0-9]+) \* ldc\)\)?/Update(c + \1 * ldc/; s/Update\(c \+ 1 \* ldc/Update(c + ldc/' $out
+sed -i -E 's/^(        Update\(c \+ [0-9]* ?\*? ?ldc)\)/\1/' $out
