@@ -239,6 +239,14 @@ public sealed partial class TransReIDGenerator
                 /// <summary>The backend the model runs on.</summary>
                 public global::TransReID.Runtime.IBackend Backend => _core.Backend;
 
+                /// <summary>
+                /// Train/eval switch of <see cref="ComputeGradients"/> and <see cref="TrainStep"/>, as PyTorch's
+                /// <c>model.train()</c>/<c>model.eval()</c>: true (default) is the official training forward (BNNecks on batch
+                /// statistics updating their running statistics, stochastic depth); false turns stochastic depth off and makes
+                /// the BNNecks use and keep their running statistics (e.g. a validation loss). <see cref="Embed"/> is always eval.
+                /// </summary>
+                public bool Training { get; set; } = true;
+
                 /// <summary>Stochastic-depth rate of the last block (official 0.1); block i uses rate·i/(Depth−1).</summary>
                 public double DropPathRate { get; set; } = 0.1;
 

@@ -99,6 +99,13 @@ public interface IBackend : IDisposable
     void BatchNormEval(DevicePtr x, DevicePtr gamma, DevicePtr beta, DevicePtr runningMean, DevicePtr runningVar, DevicePtr y,
         int rows, int channels, float eps);
 
+    /// <summary>
+    /// Backward of <see cref="BatchNormEval"/> (running statistics are constants): dx = dy·γ/sqrt(var + eps)
+    /// (overwritten or accumulated), dgamma += Σ dy·(x − mean)/sqrt(var + eps), dbeta += Σ dy (dbeta may be null).
+    /// </summary>
+    void BatchNormEvalBackward(DevicePtr dy, DevicePtr x, DevicePtr gamma, DevicePtr runningMean, DevicePtr runningVar, DevicePtr dx,
+        DevicePtr dgamma, DevicePtr dbeta, int rows, int channels, float eps, bool accumulateDx);
+
     /// <summary>Backward of <see cref="BatchNormTrain"/>: dx (overwritten or accumulated), dgamma +=, dbeta += (dbeta may be null: frozen).</summary>
     void BatchNormBackward(DevicePtr dy, DevicePtr x, DevicePtr gamma, DevicePtr mean, DevicePtr rstd, DevicePtr dx,
         DevicePtr dgamma, DevicePtr dbeta, int rows, int channels, bool accumulateDx);

@@ -104,8 +104,9 @@ internal static class TrainCommand
         using var model = s.Preset.Create(Device.Parse(s.Device), s.Seed);
         if (s.Init is not null) model.Load(s.Init);
         var plan = new LearningRatePlan(lr, s.Epochs, options.EffectiveBiasFactor);
+        string optimizerName = optimizer == OptimizerKind.Sgd ? "SGD" : "AdamW";
         Program.Status(string.Create(CultureInfo.InvariantCulture,
-            $"[grey]{s.Preset.Name} on {model.Core.Backend.Name}: {s.Epochs} epochs, batch {p}×{InstancesPerIdentity}, {optimizer} lr {lr:R} (warm-up {plan.Schedule.WarmupEpochs} epochs), seed {s.Seed} → {Markup.Escape(Path.GetFullPath(s.Out))}[/]"));
+            $"[grey]{s.Preset.Name} on {model.Core.Backend.Name}: {s.Epochs} epochs, batch {p}×{InstancesPerIdentity}, {optimizerName} lr {lr:R} (warm-up {plan.Schedule.WarmupEpochs} epochs), seed {s.Seed} → {Markup.Escape(Path.GetFullPath(s.Out))}[/]"));
 
         using var cts = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>

@@ -215,6 +215,13 @@ public abstract class BackendMatchTests(BackendPairFixture pair)
         t.AssertClose(dx, "dx");
         t.AssertClose(dgamma, "dgamma");
         t.AssertClose(dbeta, "dbeta");
+
+        TwinBuffer dxe = t.Floats(Twin.Normal(49, rows * channels)), dge = t.Floats(Twin.Normal(50, channels)), dbe = t.Floats(Twin.Normal(51, channels));
+        t.Run((be, p) => be.BatchNormEvalBackward(p(dy), p(x), p(gamma), p(runningMean), p(runningVar), p(dxe), p(dge),
+            withBeta ? p(dbe) : DevicePtr.Null, rows, channels, 1e-5f, accumulateDx: withBeta));
+        t.AssertClose(dxe, "dx (eval)");
+        t.AssertClose(dge, "dgamma (eval)");
+        t.AssertClose(dbe, "dbeta (eval)");
     }
 
     [Theory]

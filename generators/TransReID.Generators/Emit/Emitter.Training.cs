@@ -66,7 +66,8 @@ public sealed partial class TransReIDGenerator
             w.Line("// ---- training: forward keeping activations, losses, backward, optimiser ----");
             w.Lines($$"""
                 /// <summary>
-                /// One training step: forward in training mode (BatchNorm batch statistics, stochastic depth), ID and triplet
+                /// One training step: forward in training mode (BatchNorm batch statistics, stochastic depth; see
+                /// <see cref="Training"/>), ID and triplet
                 /// losses{{(s.Jpm ? " with the JPM combination" : "")}}, backward, then <paramref name="optimizer"/> updates the weights in place.
                 /// Bad labels or a non-finite loss throw and leave the weights as they were.
                 /// </summary>
@@ -92,7 +93,8 @@ public sealed partial class TransReIDGenerator
                     int[] sie = {{Rt}}.InputValidation.SieIndices(cameras, views, batch, Cameras, Views);
                     double rate = DropPathRate;
                     if (!(rate >= 0 && rate < 1)) throw new global::System.InvalidOperationException($"DropPathRate {rate} must be in [0, 1)");
-                    bool dropPath = rate > 0;
+                    bool training = Training;
+                    bool dropPath = training && rate > 0;
                     var _b = _core.Backend;
                     {{Ptr}} P = _core.Parameters.Ptr;
                     {{Ptr}} G = _core.Gradients.Ptr;
@@ -168,12 +170,14 @@ public sealed partial class TransReIDGenerator
                     string dlogits = $"{a.Ptr("dlogits")} + b * {(long)h * p.C}L";
                     string idScale = h == 0 ? "idGlobal" : "idPart", triScale = h == 0 ? "triGlobal" : "triPart";
                     w.Line($"// branch {h}{(h == 0 ? " (global)" : $" (part {h - 1})")}");
-                    w.Line($"_b.BatchNormTrain({feat}, P + {bn}_weight, P + {bn}_bias, {bnout}, {a.Ptr("bnMean")} + {(long)h * p.D}L, {a.Ptr("bnRstd")} + {(long)h * p.D}L, P + {bn}_running_mean, P + {bn}_running_var, batch, {p.D}, 1E-05f, 0.1f);");
+                    w.Line($"if (training) _b.BatchNormTrain({feat}, P + {bn}_weight, P + {bn}_bias, {bnout}, {a.Ptr("bnMean")} + {(long)h * p.D}L, {a.Ptr("bnRstd")} + {(long)h * p.D}L, P + {bn}_running_mean, P + {bn}_running_var, batch, {p.D}, 1E-05f, 0.1f);");
+                    w.Line($"else _b.BatchNormEval({feat}, P + {bn}_weight, P + {bn}_bias, P + {bn}_running_mean, P + {bn}_running_var, {bnout}, batch, {p.D}, 1E-05f);");
                     w.Line($"_b.Linear({bnout}, P + {cls}, {NullPtr}, {logits}, batch, {p.D}, {p.C});");
                     w.Line($"_b.CrossEntropy({logits}, {a.Ptr("labels")}, {a.Ptr("losses")} + {h}L, {dlogits}, batch, {p.C}, (float)options.LabelSmoothing, {idScale});");
                     w.Line($"if (triplet) _b.Triplet({feat}, {a.Ptr("labels")}, {a.Ptr("losses")} + {p.Heads + h}L, {a.Ptr("dfeat")} + b * {(long)h * p.D}L, {tripletScratch}, batch, {p.D}, (float)options.TripletMargin, options.NormalizeTripletFeatures, {triScale}, false);");
                     w.Line($"_b.LinearBackward({dlogits}, {bnout}, P + {cls}, {a.Ptr("dbn")} + b * {(long)h * p.D}L, G + {cls}, {NullPtr}, batch, {p.D}, {p.C}, false);");
-                    w.Line($"_b.BatchNormBackward({a.Ptr("dbn")} + b * {(long)h * p.D}L, {feat}, P + {bn}_weight, {a.Ptr("bnMean")} + {(long)h * p.D}L, {a.Ptr("bnRstd")} + {(long)h * p.D}L, {a.Ptr("dfeat")} + b * {(long)h * p.D}L, G + {bn}_weight, {NullPtr}, batch, {p.D}, triplet);");
+                    w.Line($"if (training) _b.BatchNormBackward({a.Ptr("dbn")} + b * {(long)h * p.D}L, {feat}, P + {bn}_weight, {a.Ptr("bnMean")} + {(long)h * p.D}L, {a.Ptr("bnRstd")} + {(long)h * p.D}L, {a.Ptr("dfeat")} + b * {(long)h * p.D}L, G + {bn}_weight, {NullPtr}, batch, {p.D}, triplet);");
+                    w.Line($"else _b.BatchNormEvalBackward({a.Ptr("dbn")} + b * {(long)h * p.D}L, {feat}, P + {bn}_weight, P + {bn}_running_mean, P + {bn}_running_var, {a.Ptr("dfeat")} + b * {(long)h * p.D}L, G + {bn}_weight, {NullPtr}, batch, {p.D}, 1E-05f, triplet);");
                 }
 
                 w.Line();
@@ -232,7 +236,7 @@ public sealed partial class TransReIDGenerator
                 w.Line("    throw;");
                 w.Line("}");
                 w.Line();
-                w.Line("for (int i = 0; i < Branches; i++) _core.NumBatchesTracked[i]++;");
+                w.Line("if (training) for (int i = 0; i < Branches; i++) _core.NumBatchesTracked[i]++;");
                 if (s.Jpm)
                 {
                     w.Line("float idParts = 0, triParts = 0;");

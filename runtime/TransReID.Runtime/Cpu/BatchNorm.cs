@@ -45,6 +45,29 @@ internal static unsafe class CpuBatchNorm
         par.For(channels, Grain(rows), &BackwardBody, &a);
     }
 
+    /// <summary>Eval-mode backward: the per-channel scale k = γ/sqrt(var + eps) is a constant, so dx = k·dy.</summary>
+    public static void EvalBackward(float* dy, float* x, float* gamma, float* runningMean, float* runningVar, float* dx,
+        float* dgamma, float* dbeta, int rows, int channels, float eps, bool accumulate)
+    {
+        // (rows, channels) are a batch of BNNeck features: small, so one thread in row order is fast and deterministic
+        for (int c = 0; c < channels; c++)
+        {
+            float rs = 1f / MathF.Sqrt(runningVar[c] + eps), k = gamma[c] * rs, m = runningMean[c];
+            float sdy = 0, sdyx = 0;
+            for (int r = 0; r < rows; r++)
+            {
+                long i = (long)r * channels + c;
+                float g = dy[i];
+                sdy += g;
+                sdyx += g * (x[i] - m) * rs;
+                dx[i] = accumulate ? dx[i] + k * g : k * g;
+            }
+
+            if (dgamma is not null) dgamma[c] += sdyx;
+            if (dbeta is not null) dbeta[c] += sdy;
+        }
+    }
+
     private static long Grain(int rows) => Math.Max(64, 16384 / Math.Max(rows, 1));
 
     private struct Args

@@ -225,6 +225,17 @@ public sealed unsafe class CpuBackend : IBackend
     }
 
     /// <inheritdoc/>
+    public void BatchNormEvalBackward(DevicePtr dy, DevicePtr x, DevicePtr gamma, DevicePtr runningMean, DevicePtr runningVar, DevicePtr dx,
+        DevicePtr dgamma, DevicePtr dbeta, int rows, int channels, float eps, bool accumulateDx)
+    {
+        const string op = nameof(BatchNormEvalBackward);
+        Positive(rows, nameof(rows), op); Positive(channels, nameof(channels), op);
+        NotNull(dy, nameof(dy), op); NotNull(x, nameof(x), op); NotNull(gamma, nameof(gamma), op);
+        NotNull(runningMean, nameof(runningMean), op); NotNull(runningVar, nameof(runningVar), op); NotNull(dx, nameof(dx), op);
+        CpuBatchNorm.EvalBackward(dy.F, x.F, gamma.F, runningMean.F, runningVar.F, dx.F, dgamma.F, dbeta.F, rows, channels, eps, accumulateDx);
+    }
+
+    /// <inheritdoc/>
     public void BatchNormBackward(DevicePtr dy, DevicePtr x, DevicePtr gamma, DevicePtr mean, DevicePtr rstd, DevicePtr dx,
         DevicePtr dgamma, DevicePtr dbeta, int rows, int channels, bool accumulateDx)
     {

@@ -504,6 +504,22 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     }
 
     /// <inheritdoc/>
+    public void BatchNormEvalBackward(DevicePtr dy, DevicePtr x, DevicePtr gamma, DevicePtr runningMean, DevicePtr runningVar, DevicePtr dx,
+        DevicePtr dgamma, DevicePtr dbeta, int rows, int channels, float eps, bool accumulateDx)
+    {
+        const string op = nameof(BatchNormEvalBackward);
+        Positive(rows, nameof(rows), op); Positive(channels, nameof(channels), op);
+        NotNull(dy, nameof(dy), op); NotNull(x, nameof(x), op); NotNull(gamma, nameof(gamma), op);
+        NotNull(runningMean, nameof(runningMean), op); NotNull(runningVar, nameof(runningVar), op); NotNull(dx, nameof(dx), op);
+        Enter();
+        Run(Kernel.BatchNormEvalBackward, Launch.CeilDiv(channels, 128), 1, 128, 1, 0,
+        [
+            Launch.P(dy), Launch.P(x), Launch.P(gamma), Launch.P(runningMean), Launch.P(runningVar), Launch.P(dx), Launch.P(dgamma),
+            Launch.P(dbeta), Launch.I(rows), Launch.I(channels), Launch.F(eps), Launch.B(accumulateDx),
+        ]);
+    }
+
+    /// <inheritdoc/>
     public void BatchNormBackward(DevicePtr dy, DevicePtr x, DevicePtr gamma, DevicePtr mean, DevicePtr rstd, DevicePtr dx,
         DevicePtr dgamma, DevicePtr dbeta, int rows, int channels, bool accumulateDx)
     {

@@ -22,6 +22,7 @@ internal enum Kernel
     LayerNormBackwardFinish,
     BatchNormTrain,
     BatchNormEval,
+    BatchNormEvalBackward,
     BatchNormBackward,
     SoftmaxForward,
     SoftmaxBackward,
@@ -142,6 +143,7 @@ internal sealed class CudaKernels : IDisposable
         Set(Kernel.LayerNormBackwardFinish, "layernorm.cu", "layernorm_backward_finish");
         Set(Kernel.BatchNormTrain, "batchnorm.cu", "batchnorm_train");
         Set(Kernel.BatchNormEval, "batchnorm.cu", "batchnorm_eval");
+        Set(Kernel.BatchNormEvalBackward, "batchnorm.cu", "batchnorm_eval_backward");
         Set(Kernel.BatchNormBackward, "batchnorm.cu", "batchnorm_backward");
         Set(Kernel.SoftmaxForward, "attention.cu", "softmax_forward");
         Set(Kernel.SoftmaxBackward, "attention.cu", "softmax_backward");

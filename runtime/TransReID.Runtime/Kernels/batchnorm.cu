@@ -113,3 +113,27 @@ extern "C" __global__ void batchnorm_backward(const float* __restrict__ dy, cons
         dx[i] = accumulate ? dx[i] + v : v;
     }
 }
+
+// Eval-mode backward (running statistics constant): one thread per channel walks the rows.
+// dx = dy * gamma / sqrt(var + eps) (accumulated when asked); dgamma += sum dy * xhat; dbeta += sum dy.
+// Launch: 1-D, one thread per channel.
+extern "C" __global__ void batchnorm_eval_backward(const float* __restrict__ dy, const float* __restrict__ x,
+    const float* __restrict__ gamma, const float* __restrict__ runningMean, const float* __restrict__ runningVar,
+    float* __restrict__ dx, float* __restrict__ dgamma, float* __restrict__ dbeta, int rows, int channels, float eps, int accumulate)
+{
+    const int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= channels) return;
+    const float rs = 1.0f / sqrtf(runningVar[c] + eps);
+    const float k = gamma[c] * rs, m = runningMean[c];
+    float sdy = 0.0f, sdyx = 0.0f;
+    for (int r = 0; r < rows; r++)
+    {
+        const i64 i = (i64)r * channels + c;
+        const float g = dy[i];
+        sdy += g;
+        sdyx += g * (x[i] - m) * rs;
+        dx[i] = accumulate ? dx[i] + k * g : k * g;
+    }
+    if (dgamma != nullptr) dgamma[c] += sdyx;
+    if (dbeta != nullptr) dbeta[c] += sdy;
+}

@@ -43,6 +43,9 @@ public interface ITransReIDModel : IDisposable
     /// <summary>Buffers and backend.</summary>
     ModelCore Core { get; }
 
+    /// <summary>Train (default) or eval mode of training steps: BNNeck statistics and stochastic depth.</summary>
+    bool Training { get; set; }
+
     /// <summary>Stochastic-depth rate of the last block.</summary>
     double DropPathRate { get; set; }
 

@@ -98,42 +98,72 @@ internal sealed class SilentTrainingReporter : ITrainingReporter
     }
 }
 
-/// <summary>A live Spectre.Console display: one bar for the run (percent, ETA) described by the latest step's losses, LR and speed; a line per finished epoch above it.</summary>
+/// <summary>
+/// A live Spectre.Console display of the current step: epoch, step, a bar for the run with percent and ETA, LR, speed and
+/// each loss component; a line per finished epoch and every message scroll above it. Redrawn at most 10 times a second.
+/// </summary>
 internal sealed class SpectreTrainingReporter(IAnsiConsole console) : ITrainingReporter
 {
-    private ProgressTask? _run;
+    private const int BarWidth = 30;
+    private LiveDisplayContext? _live;
+    private long _lastDraw;
+    private string _header = "starting";
 
     public T Run<T>(Func<T> body)
     {
         T result = default!;
-        console.Progress()
+        console.Live(new Markup("[grey]starting…[/]"))
             .AutoClear(false)
-            .HideCompleted(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-                new RemainingTimeColumn(), new SpinnerColumn())
+            .Overflow(VerticalOverflow.Ellipsis)
             .Start(ctx =>
             {
-                _run = ctx.AddTask("run", maxValue: 1);
-                result = body();
-                _run.Value = _run.MaxValue;
-                _run.StopTask();
+                _live = ctx;
+                try
+                {
+                    result = body();
+                }
+                finally
+                {
+                    _live = null;
+                }
             });
         return result;
     }
 
     public void EpochStarted(int epoch, int epochs, int batches, double learningRate)
     {
-        if (_run is null) return;
-        _run.Description = string.Create(CultureInfo.InvariantCulture, $"[bold]epoch {epoch}/{epochs}[/] lr {learningRate:0.###e+0}");
+        _header = string.Create(CultureInfo.InvariantCulture, $"epoch {epoch}/{epochs}: {batches} batches, lr {learningRate:0.###e+0}");
+        if (_live is null) return;
+        _live.UpdateTarget(new Markup("[bold]" + Markup.Escape(_header) + "[/]"));
+        _live.Refresh();
     }
 
     public void StepCompleted(TrainStepRecord r, TrainingPosition p)
     {
-        if (_run is null) return;
-        _run.MaxValue = Math.Max(1, p.StepsTotal);
-        _run.Value = p.StepsDone;
-        _run.Description = string.Create(CultureInfo.InvariantCulture,
-            $"[bold]epoch {r.Epoch}/{p.Epochs}[/] step {r.Batch + 1}/{p.Batches}  {ReportFormat.Losses(r.IdGlobal, r.IdParts, r.TripletGlobal, r.TripletParts, r.Total)}  lr {r.LearningRate:0.###e+0}  {r.ImagesPerSecond:F0} img/s  eta {ReportFormat.Eta(p.Eta)}");
+        if (_live is null) return;
+        long now = Environment.TickCount64;
+        if (now - _lastDraw < 100 && p.Batch < p.Batches) return;
+        _lastDraw = now;
+        double done = p.StepsTotal > 0 ? Math.Clamp((double)p.StepsDone / p.StepsTotal, 0, 1) : 0;
+        int filled = (int)Math.Round(done * BarWidth);
+        var grid = new Grid();
+        grid.AddColumn(new GridColumn().NoWrap());
+        grid.AddColumn(new GridColumn().NoWrap());
+        grid.AddColumn(new GridColumn().NoWrap());
+        grid.AddRow(
+            new Markup(string.Create(CultureInfo.InvariantCulture, $"[bold]epoch {r.Epoch}/{p.Epochs}[/]  step {p.Batch}/{p.Batches}")),
+            new Markup("[green]" + new string('━', filled) + "[/][grey]" + new string('━', BarWidth - filled) + "[/]"),
+            new Markup(string.Create(CultureInfo.InvariantCulture, $"{done * 100,3:F0}%  eta {ReportFormat.Eta(p.Eta)}")));
+        grid.AddRow(
+            new Markup(string.Create(CultureInfo.InvariantCulture, $"lr {r.LearningRate:0.###e+0}  {r.ImagesPerSecond:F0} img/s")),
+            new Markup(string.Create(CultureInfo.InvariantCulture, $"id [blue]{r.IdGlobal:F3}[/] / parts [blue]{r.IdParts:F3}[/]")),
+            new Markup(string.Create(CultureInfo.InvariantCulture, $"step {r.Step}")));
+        grid.AddRow(
+            new Markup(string.Create(CultureInfo.InvariantCulture, $"total [bold]{r.Total:F3}[/]")),
+            new Markup(string.Create(CultureInfo.InvariantCulture, $"triplet [blue]{r.TripletGlobal:F3}[/] / parts [blue]{r.TripletParts:F3}[/]")),
+            new Text(string.Empty));
+        _live.UpdateTarget(grid);
+        _live.Refresh();
     }
 
     public void EpochCompleted(int epoch, EpochSummary s, TrainingPosition p) =>

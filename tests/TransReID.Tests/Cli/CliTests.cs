@@ -82,8 +82,8 @@ public sealed class CliTests : IDisposable
         for (int i = 0; i < 3; i++) ImageLoader.LoadNormalized(Path.Combine(dir, names[i]), 64, 32, pixels.AsSpan(i * TinyJpmSie.ImageFloats, TinyJpmSie.ImageFloats));
         float[] expected = model.Embed(pixels, [0, 2, 1]);
         // the CLI ran batches of 2 + 1, this call one batch of 3: GEMM blocking differs, so compare to float32 round-off
-        double err = Fixture.RelativeL2(file.ReadF32("embeddings"), expected);
-        Assert.True(err < 1e-6, $"CLI embeddings differ from the model's: relative L2 {err:E3}");
+        double diff = Fixture.RelativeL2(file.ReadF32("embeddings"), expected);
+        Assert.True(diff < 1e-6, $"CLI embeddings differ from the model's: relative L2 {diff:E3}");
     }
 
     [Fact]

@@ -18,10 +18,13 @@ public class TrainingTests
         return (model, fx);
     }
 
-    [Fact]
-    public void Whole_loss_gradient_matches_central_differences_for_every_tensor()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Whole_loss_gradient_matches_central_differences_for_every_tensor(bool training)
     {
         var (model, fx) = LoadTiny();
+        model.Training = training;
         using var _ = model;
         using var __ = fx;
         float[] images = fx.Images;
@@ -68,7 +71,7 @@ public class TrainingTests
             if (Math.Abs(fd - analytic) > tol) failures.Add($"{p.Name} {string.Join(",", picks)}: analytic {analytic:E4}, central difference {fd:E4}");
         }
 
-        Assert.True(failures.Count == 0, $"{failures.Count} of {checkedCount} coordinates disagree:\n" + string.Join("\n", failures));
+        Assert.True(failures.Count == 0, $"training = {training}: {failures.Count} of {checkedCount} directions disagree:\n" + string.Join("\n", failures));
         Assert.True(checkedCount > 40);
     }
 
@@ -144,6 +147,29 @@ public class TrainingTests
         }
 
         Assert.True(same / ns < diff / nd, $"mean same-identity distance {same / ns} is not below the different-identity mean {diff / nd}\n{log}");
+    }
+
+    [Fact]
+    public void Eval_mode_uses_and_keeps_the_running_statistics()
+    {
+        var (model, fx) = LoadTiny();
+        using var _ = model;
+        using var __ = fx;
+        float[] mean = model.Parameter("bottleneck_1.running_mean"), variance = model.Parameter("bottleneck_1.running_var");
+        long tracked = model.Core.NumBatchesTracked[1];
+        model.Training = false;
+        model.DropPathRate = 0.1; // ignored in eval mode: two calls agree exactly
+        var a = model.ComputeGradients(fx.Images, fx.Labels, fx.Cameras, []);
+        var b = model.ComputeGradients(fx.Images, fx.Labels, fx.Cameras, []);
+        Assert.Equal(a, b);
+        Assert.Equal(mean, model.Parameter("bottleneck_1.running_mean"));
+        Assert.Equal(variance, model.Parameter("bottleneck_1.running_var"));
+        Assert.Equal(tracked, model.Core.NumBatchesTracked[1]);
+        model.Training = true;
+        var c = model.ComputeGradients(fx.Images, fx.Labels, fx.Cameras, []);
+        Assert.NotEqual(a.IdGlobal, c.IdGlobal); // batch statistics differ from the running ones
+        Assert.NotEqual(mean, model.Parameter("bottleneck_1.running_mean"));
+        Assert.Equal(tracked + 1, model.Core.NumBatchesTracked[1]);
     }
 
     [Fact]
