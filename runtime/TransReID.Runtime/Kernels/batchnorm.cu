@@ -7,8 +7,11 @@
 //   batchnorm_eval       y = (x - runningMean) * (1 / sqrt(runningVar + eps)) * gamma + beta
 //   batchnorm_backward   dgamma += sum dy * xhat; dbeta += sum dy (dbeta may be null: frozen);
 //                        dx (=, or += when accumulate) = gamma * rstd / N * (N dy - sum dy - xhat * sum dy * xhat)
+//   batchnorm_eval_backward  eval mode (running statistics constant): dx (=, or +=) = dy * gamma / sqrt(runningVar + eps);
+//                        dgamma += sum dy * xhat; dbeta += sum dy (dbeta may be null)
 // Launch: batchnorm_train and batchnorm_backward: block (32, 8), grid ceil(channels / 32); each block owns 32
 //         channels and walks all rows (N is a batch: tens to hundreds). batchnorm_eval: 1-D grid-stride.
+//         batchnorm_eval_backward: 1-D, one thread per channel (block 128).
 #include "common.cuh"
 
 __device__ __forceinline__ float column_block_sum(float v, float (*tile)[33])

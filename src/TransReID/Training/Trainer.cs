@@ -87,7 +87,8 @@ public sealed class TrainingDivergedException : ArithmeticException
 /// <para><b>Determinism.</b> Every random stream is a function of saved state: the sampler of (seed, epoch), the
 /// augmentation of (seed, epoch, sample index), the drop-path masks of the model's <see cref="Rng"/>, whose state is in
 /// the checkpoint. On the CPU backend a run interrupted (<see cref="Run"/>'s token, checked after every step) and
-/// resumed therefore produces bit for bit the losses and weights of an uninterrupted run.</para>
+/// resumed therefore produces bit for bit the losses and weights of an uninterrupted run. Evaluations are not
+/// interrupted (a cancellation is handled at the next training step).</para>
 /// <para><b>Failures.</b> A non-finite loss leaves the weights unchanged (the model checks before updating) and ends
 /// the run with <see cref="TrainingDivergedException"/>; the last checkpoint is kept. Unreadable images are replaced by
 /// another image of the same identity and counted (<see cref="TrainingResult.SkippedImages"/>).</para>
@@ -196,7 +197,7 @@ public sealed class Trainer
             EvaluationResult? evaluation = null;
             if (HasEvaluationSplit)
             {
-                evaluation = ModelEvaluation.Evaluate(_model, _dataset, EvaluationOptionsFor(outDir, "final"), cancellationToken);
+                evaluation = ModelEvaluation.Evaluate(_model, _dataset, EvaluationOptionsFor(outDir, "final"), CancellationToken.None);
                 AppendEvalHistory(outDir, evaluation, _options.Epochs);
                 reporter.Info($"final evaluation: {evaluation.Metrics}");
             }
@@ -404,7 +405,7 @@ public sealed class Trainer
 
                 if (_o.EvalEvery > 0 && epoch % _o.EvalEvery == 0 && epoch != _o.Epochs && trainer.HasEvaluationSplit)
                 {
-                    var evaluation = ModelEvaluation.Evaluate(_model, trainer._dataset, trainer.EvaluationOptionsFor(null, $"epoch {epoch}"), cancellationToken);
+                    var evaluation = ModelEvaluation.Evaluate(_model, trainer._dataset, trainer.EvaluationOptionsFor(null, $"epoch {epoch}"), CancellationToken.None);
                     trainer.AppendEvalHistory(store.Directory, evaluation, epoch);
                     reporter.Info(string.Create(CultureInfo.InvariantCulture, $"epoch {epoch} evaluation: {evaluation.Metrics}"));
                 }

@@ -209,6 +209,27 @@ public sealed class TrainerTests(TinySyntheticSet data) : IClassFixture<TinySynt
     }
 
     [Fact]
+    public void UnreadableTrainingImage_IsReplacedAndCounted_AndTheRunCompletes()
+    {
+        // the first image of every identity is unreadable
+        var images = data.Dataset.Train.Images.ToArray();
+        foreach (int i in Enumerable.Range(0, images.Length).Where(i => i == 0 || images[i].Identity != images[i - 1].Identity))
+        {
+            images[i] = images[i] with { Path = _out.Write($"bad/{i}.jpg", "not a jpeg") };
+        }
+
+        var dataset = data.Dataset with { Train = new ReidSplit(images) };
+        using var model = TrainerTinyJpm.Create(Device.Cpu, Seed);
+        var trainer = new Trainer(model, dataset, Options("corrupt") with { Epochs = 1 }) { Output = TextWriter.Null };
+
+        var result = trainer.Run(TestContext.Current.CancellationToken);
+
+        Assert.Equal(TrainingOutcome.Completed, result.Outcome);
+        Assert.True(result.SkippedImages >= 1, $"skipped {result.SkippedImages}");
+        Assert.All(TrainingLog.ReadAll(Path.Combine(_out.Combine("corrupt"), "train-log.jsonl")), r => Assert.Equal(4, r.Images));
+    }
+
+    [Fact]
     public void ResumeWithoutACheckpoint_OrWithOtherSamplerSettings_IsAClearError()
     {
         var options = Options("noresume");
