@@ -138,6 +138,7 @@ public sealed class Trainer
         var reporter = CreateReporter();
         foreach (string warning in fit.Warnings) reporter.Info("note: " + warning);
 
+        _model.Training = true;
         _model.DropPathRate = _options.DropPathRate;
         if (_options.Losses is { } losses) _model.Losses = losses;
         Optimizer optimizer = _options.Optimizer == OptimizerKind.Sgd

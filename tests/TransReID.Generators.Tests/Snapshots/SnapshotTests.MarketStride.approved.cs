@@ -390,6 +390,14 @@ namespace Sample.Models
         /// <summary>The backend the model runs on.</summary>
         public global::TransReID.Runtime.IBackend Backend => _core.Backend;
 
+        /// <summary>
+        /// Train/eval switch of <see cref="ComputeGradients"/> and <see cref="TrainStep"/>, as PyTorch's
+        /// <c>model.train()</c>/<c>model.eval()</c>: true (default) is the official training forward (BNNecks on batch
+        /// statistics updating their running statistics, stochastic depth); false turns stochastic depth off and makes
+        /// the BNNecks use and keep their running statistics (e.g. a validation loss). <see cref="Embed"/> is always eval.
+        /// </summary>
+        public bool Training { get; set; } = true;
+
         /// <summary>Stochastic-depth rate of the last block (official 0.1); block i uses rate·i/(Depth−1).</summary>
         public double DropPathRate { get; set; } = 0.1;
 
@@ -466,7 +474,8 @@ namespace Sample.Models
 
         // ---- training: forward keeping activations, losses, backward, optimiser ----
         /// <summary>
-        /// One training step: forward in training mode (BatchNorm batch statistics, stochastic depth), ID and triplet
+        /// One training step: forward in training mode (BatchNorm batch statistics, stochastic depth; see
+        /// <see cref="Training"/>), ID and triplet
         /// losses with the JPM combination, backward, then <paramref name="optimizer"/> updates the weights in place.
         /// Bad labels or a non-finite loss throw and leave the weights as they were.
         /// </summary>
@@ -492,7 +501,8 @@ namespace Sample.Models
             int[] sie = global::TransReID.Runtime.Model.InputValidation.SieIndices(cameras, views, batch, Cameras, Views);
             double rate = DropPathRate;
             if (!(rate >= 0 && rate < 1)) throw new global::System.InvalidOperationException($"DropPathRate {rate} must be in [0, 1)");
-            bool dropPath = rate > 0;
+            bool training = Training;
+            bool dropPath = training && rate > 0;
             var _b = _core.Backend;
             global::TransReID.Runtime.DevicePtr P = _core.Parameters.Ptr;
             global::TransReID.Runtime.DevicePtr G = _core.Gradients.Ptr;
@@ -537,40 +547,50 @@ namespace Sample.Models
             float idGlobal = (float)(options.IdWeight * options.GlobalWeight), idPart = (float)(options.IdWeight * options.PartsWeight / JpmParts);
             float triGlobal = (float)(options.TripletWeight * options.GlobalWeight), triPart = (float)(options.TripletWeight * options.PartsWeight / JpmParts);
             // branch 0 (global)
-            _b.BatchNormTrain(A + (15376L + 41025488L * b) + b * 0L, P + O_bottleneck_weight, P + O_bottleneck_bias, A + (15376L + 41029328L * b) + b * 0L, A + 0L + 0L, A + 3840L + 0L, P + O_bottleneck_running_mean, P + O_bottleneck_running_var, batch, 768, 1E-05f, 0.1f);
+            if (training) _b.BatchNormTrain(A + (15376L + 41025488L * b) + b * 0L, P + O_bottleneck_weight, P + O_bottleneck_bias, A + (15376L + 41029328L * b) + b * 0L, A + 0L + 0L, A + 3840L + 0L, P + O_bottleneck_running_mean, P + O_bottleneck_running_var, batch, 768, 1E-05f, 0.1f);
+            else _b.BatchNormEval(A + (15376L + 41025488L * b) + b * 0L, P + O_bottleneck_weight, P + O_bottleneck_bias, P + O_bottleneck_running_mean, P + O_bottleneck_running_var, A + (15376L + 41029328L * b) + b * 0L, batch, 768, 1E-05f);
             _b.Linear(A + (15376L + 41029328L * b) + b * 0L, P + O_classifier_weight, global::TransReID.Runtime.DevicePtr.Null, A + (15376L + 41033168L * b) + b * 0L, batch, 768, 751);
             _b.CrossEntropy(A + (15376L + 41033168L * b) + b * 0L, A + (15376L + 98320L * b), A + 15360L + 0L, A + (15376L + 41036928L * b) + b * 0L, batch, 751, (float)options.LabelSmoothing, idGlobal);
             if (triplet) _b.Triplet(A + (15376L + 41025488L * b) + b * 0L, A + (15376L + 98320L * b), A + 15360L + 5L, A + (15376L + 41044528L * b) + b * 0L, A + (15376L + 43863584L * b), batch, 768, (float)options.TripletMargin, options.NormalizeTripletFeatures, triGlobal, false);
             _b.LinearBackward(A + (15376L + 41036928L * b) + b * 0L, A + (15376L + 41029328L * b) + b * 0L, P + O_classifier_weight, A + (15376L + 41040688L * b) + b * 0L, G + O_classifier_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, 751, false);
-            _b.BatchNormBackward(A + (15376L + 41040688L * b) + b * 0L, A + (15376L + 41025488L * b) + b * 0L, P + O_bottleneck_weight, A + 0L + 0L, A + 3840L + 0L, A + (15376L + 41044528L * b) + b * 0L, G + O_bottleneck_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, triplet);
+            if (training) _b.BatchNormBackward(A + (15376L + 41040688L * b) + b * 0L, A + (15376L + 41025488L * b) + b * 0L, P + O_bottleneck_weight, A + 0L + 0L, A + 3840L + 0L, A + (15376L + 41044528L * b) + b * 0L, G + O_bottleneck_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, triplet);
+            else _b.BatchNormEvalBackward(A + (15376L + 41040688L * b) + b * 0L, A + (15376L + 41025488L * b) + b * 0L, P + O_bottleneck_weight, P + O_bottleneck_running_mean, P + O_bottleneck_running_var, A + (15376L + 41044528L * b) + b * 0L, G + O_bottleneck_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, 1E-05f, triplet);
             // branch 1 (part 0)
-            _b.BatchNormTrain(A + (15376L + 41025488L * b) + b * 768L, P + O_bottleneck_1_weight, P + O_bottleneck_1_bias, A + (15376L + 41029328L * b) + b * 768L, A + 0L + 768L, A + 3840L + 768L, P + O_bottleneck_1_running_mean, P + O_bottleneck_1_running_var, batch, 768, 1E-05f, 0.1f);
+            if (training) _b.BatchNormTrain(A + (15376L + 41025488L * b) + b * 768L, P + O_bottleneck_1_weight, P + O_bottleneck_1_bias, A + (15376L + 41029328L * b) + b * 768L, A + 0L + 768L, A + 3840L + 768L, P + O_bottleneck_1_running_mean, P + O_bottleneck_1_running_var, batch, 768, 1E-05f, 0.1f);
+            else _b.BatchNormEval(A + (15376L + 41025488L * b) + b * 768L, P + O_bottleneck_1_weight, P + O_bottleneck_1_bias, P + O_bottleneck_1_running_mean, P + O_bottleneck_1_running_var, A + (15376L + 41029328L * b) + b * 768L, batch, 768, 1E-05f);
             _b.Linear(A + (15376L + 41029328L * b) + b * 768L, P + O_classifier_1_weight, global::TransReID.Runtime.DevicePtr.Null, A + (15376L + 41033168L * b) + b * 751L, batch, 768, 751);
             _b.CrossEntropy(A + (15376L + 41033168L * b) + b * 751L, A + (15376L + 98320L * b), A + 15360L + 1L, A + (15376L + 41036928L * b) + b * 751L, batch, 751, (float)options.LabelSmoothing, idPart);
             if (triplet) _b.Triplet(A + (15376L + 41025488L * b) + b * 768L, A + (15376L + 98320L * b), A + 15360L + 6L, A + (15376L + 41044528L * b) + b * 768L, A + (15376L + 43863584L * b), batch, 768, (float)options.TripletMargin, options.NormalizeTripletFeatures, triPart, false);
             _b.LinearBackward(A + (15376L + 41036928L * b) + b * 751L, A + (15376L + 41029328L * b) + b * 768L, P + O_classifier_1_weight, A + (15376L + 41040688L * b) + b * 768L, G + O_classifier_1_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, 751, false);
-            _b.BatchNormBackward(A + (15376L + 41040688L * b) + b * 768L, A + (15376L + 41025488L * b) + b * 768L, P + O_bottleneck_1_weight, A + 0L + 768L, A + 3840L + 768L, A + (15376L + 41044528L * b) + b * 768L, G + O_bottleneck_1_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, triplet);
+            if (training) _b.BatchNormBackward(A + (15376L + 41040688L * b) + b * 768L, A + (15376L + 41025488L * b) + b * 768L, P + O_bottleneck_1_weight, A + 0L + 768L, A + 3840L + 768L, A + (15376L + 41044528L * b) + b * 768L, G + O_bottleneck_1_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, triplet);
+            else _b.BatchNormEvalBackward(A + (15376L + 41040688L * b) + b * 768L, A + (15376L + 41025488L * b) + b * 768L, P + O_bottleneck_1_weight, P + O_bottleneck_1_running_mean, P + O_bottleneck_1_running_var, A + (15376L + 41044528L * b) + b * 768L, G + O_bottleneck_1_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, 1E-05f, triplet);
             // branch 2 (part 1)
-            _b.BatchNormTrain(A + (15376L + 41025488L * b) + b * 1536L, P + O_bottleneck_2_weight, P + O_bottleneck_2_bias, A + (15376L + 41029328L * b) + b * 1536L, A + 0L + 1536L, A + 3840L + 1536L, P + O_bottleneck_2_running_mean, P + O_bottleneck_2_running_var, batch, 768, 1E-05f, 0.1f);
+            if (training) _b.BatchNormTrain(A + (15376L + 41025488L * b) + b * 1536L, P + O_bottleneck_2_weight, P + O_bottleneck_2_bias, A + (15376L + 41029328L * b) + b * 1536L, A + 0L + 1536L, A + 3840L + 1536L, P + O_bottleneck_2_running_mean, P + O_bottleneck_2_running_var, batch, 768, 1E-05f, 0.1f);
+            else _b.BatchNormEval(A + (15376L + 41025488L * b) + b * 1536L, P + O_bottleneck_2_weight, P + O_bottleneck_2_bias, P + O_bottleneck_2_running_mean, P + O_bottleneck_2_running_var, A + (15376L + 41029328L * b) + b * 1536L, batch, 768, 1E-05f);
             _b.Linear(A + (15376L + 41029328L * b) + b * 1536L, P + O_classifier_2_weight, global::TransReID.Runtime.DevicePtr.Null, A + (15376L + 41033168L * b) + b * 1502L, batch, 768, 751);
             _b.CrossEntropy(A + (15376L + 41033168L * b) + b * 1502L, A + (15376L + 98320L * b), A + 15360L + 2L, A + (15376L + 41036928L * b) + b * 1502L, batch, 751, (float)options.LabelSmoothing, idPart);
             if (triplet) _b.Triplet(A + (15376L + 41025488L * b) + b * 1536L, A + (15376L + 98320L * b), A + 15360L + 7L, A + (15376L + 41044528L * b) + b * 1536L, A + (15376L + 43863584L * b), batch, 768, (float)options.TripletMargin, options.NormalizeTripletFeatures, triPart, false);
             _b.LinearBackward(A + (15376L + 41036928L * b) + b * 1502L, A + (15376L + 41029328L * b) + b * 1536L, P + O_classifier_2_weight, A + (15376L + 41040688L * b) + b * 1536L, G + O_classifier_2_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, 751, false);
-            _b.BatchNormBackward(A + (15376L + 41040688L * b) + b * 1536L, A + (15376L + 41025488L * b) + b * 1536L, P + O_bottleneck_2_weight, A + 0L + 1536L, A + 3840L + 1536L, A + (15376L + 41044528L * b) + b * 1536L, G + O_bottleneck_2_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, triplet);
+            if (training) _b.BatchNormBackward(A + (15376L + 41040688L * b) + b * 1536L, A + (15376L + 41025488L * b) + b * 1536L, P + O_bottleneck_2_weight, A + 0L + 1536L, A + 3840L + 1536L, A + (15376L + 41044528L * b) + b * 1536L, G + O_bottleneck_2_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, triplet);
+            else _b.BatchNormEvalBackward(A + (15376L + 41040688L * b) + b * 1536L, A + (15376L + 41025488L * b) + b * 1536L, P + O_bottleneck_2_weight, P + O_bottleneck_2_running_mean, P + O_bottleneck_2_running_var, A + (15376L + 41044528L * b) + b * 1536L, G + O_bottleneck_2_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, 1E-05f, triplet);
             // branch 3 (part 2)
-            _b.BatchNormTrain(A + (15376L + 41025488L * b) + b * 2304L, P + O_bottleneck_3_weight, P + O_bottleneck_3_bias, A + (15376L + 41029328L * b) + b * 2304L, A + 0L + 2304L, A + 3840L + 2304L, P + O_bottleneck_3_running_mean, P + O_bottleneck_3_running_var, batch, 768, 1E-05f, 0.1f);
+            if (training) _b.BatchNormTrain(A + (15376L + 41025488L * b) + b * 2304L, P + O_bottleneck_3_weight, P + O_bottleneck_3_bias, A + (15376L + 41029328L * b) + b * 2304L, A + 0L + 2304L, A + 3840L + 2304L, P + O_bottleneck_3_running_mean, P + O_bottleneck_3_running_var, batch, 768, 1E-05f, 0.1f);
+            else _b.BatchNormEval(A + (15376L + 41025488L * b) + b * 2304L, P + O_bottleneck_3_weight, P + O_bottleneck_3_bias, P + O_bottleneck_3_running_mean, P + O_bottleneck_3_running_var, A + (15376L + 41029328L * b) + b * 2304L, batch, 768, 1E-05f);
             _b.Linear(A + (15376L + 41029328L * b) + b * 2304L, P + O_classifier_3_weight, global::TransReID.Runtime.DevicePtr.Null, A + (15376L + 41033168L * b) + b * 2253L, batch, 768, 751);
             _b.CrossEntropy(A + (15376L + 41033168L * b) + b * 2253L, A + (15376L + 98320L * b), A + 15360L + 3L, A + (15376L + 41036928L * b) + b * 2253L, batch, 751, (float)options.LabelSmoothing, idPart);
             if (triplet) _b.Triplet(A + (15376L + 41025488L * b) + b * 2304L, A + (15376L + 98320L * b), A + 15360L + 8L, A + (15376L + 41044528L * b) + b * 2304L, A + (15376L + 43863584L * b), batch, 768, (float)options.TripletMargin, options.NormalizeTripletFeatures, triPart, false);
             _b.LinearBackward(A + (15376L + 41036928L * b) + b * 2253L, A + (15376L + 41029328L * b) + b * 2304L, P + O_classifier_3_weight, A + (15376L + 41040688L * b) + b * 2304L, G + O_classifier_3_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, 751, false);
-            _b.BatchNormBackward(A + (15376L + 41040688L * b) + b * 2304L, A + (15376L + 41025488L * b) + b * 2304L, P + O_bottleneck_3_weight, A + 0L + 2304L, A + 3840L + 2304L, A + (15376L + 41044528L * b) + b * 2304L, G + O_bottleneck_3_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, triplet);
+            if (training) _b.BatchNormBackward(A + (15376L + 41040688L * b) + b * 2304L, A + (15376L + 41025488L * b) + b * 2304L, P + O_bottleneck_3_weight, A + 0L + 2304L, A + 3840L + 2304L, A + (15376L + 41044528L * b) + b * 2304L, G + O_bottleneck_3_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, triplet);
+            else _b.BatchNormEvalBackward(A + (15376L + 41040688L * b) + b * 2304L, A + (15376L + 41025488L * b) + b * 2304L, P + O_bottleneck_3_weight, P + O_bottleneck_3_running_mean, P + O_bottleneck_3_running_var, A + (15376L + 41044528L * b) + b * 2304L, G + O_bottleneck_3_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, 1E-05f, triplet);
             // branch 4 (part 3)
-            _b.BatchNormTrain(A + (15376L + 41025488L * b) + b * 3072L, P + O_bottleneck_4_weight, P + O_bottleneck_4_bias, A + (15376L + 41029328L * b) + b * 3072L, A + 0L + 3072L, A + 3840L + 3072L, P + O_bottleneck_4_running_mean, P + O_bottleneck_4_running_var, batch, 768, 1E-05f, 0.1f);
+            if (training) _b.BatchNormTrain(A + (15376L + 41025488L * b) + b * 3072L, P + O_bottleneck_4_weight, P + O_bottleneck_4_bias, A + (15376L + 41029328L * b) + b * 3072L, A + 0L + 3072L, A + 3840L + 3072L, P + O_bottleneck_4_running_mean, P + O_bottleneck_4_running_var, batch, 768, 1E-05f, 0.1f);
+            else _b.BatchNormEval(A + (15376L + 41025488L * b) + b * 3072L, P + O_bottleneck_4_weight, P + O_bottleneck_4_bias, P + O_bottleneck_4_running_mean, P + O_bottleneck_4_running_var, A + (15376L + 41029328L * b) + b * 3072L, batch, 768, 1E-05f);
             _b.Linear(A + (15376L + 41029328L * b) + b * 3072L, P + O_classifier_4_weight, global::TransReID.Runtime.DevicePtr.Null, A + (15376L + 41033168L * b) + b * 3004L, batch, 768, 751);
             _b.CrossEntropy(A + (15376L + 41033168L * b) + b * 3004L, A + (15376L + 98320L * b), A + 15360L + 4L, A + (15376L + 41036928L * b) + b * 3004L, batch, 751, (float)options.LabelSmoothing, idPart);
             if (triplet) _b.Triplet(A + (15376L + 41025488L * b) + b * 3072L, A + (15376L + 98320L * b), A + 15360L + 9L, A + (15376L + 41044528L * b) + b * 3072L, A + (15376L + 43863584L * b), batch, 768, (float)options.TripletMargin, options.NormalizeTripletFeatures, triPart, false);
             _b.LinearBackward(A + (15376L + 41036928L * b) + b * 3004L, A + (15376L + 41029328L * b) + b * 3072L, P + O_classifier_4_weight, A + (15376L + 41040688L * b) + b * 3072L, G + O_classifier_4_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, 751, false);
-            _b.BatchNormBackward(A + (15376L + 41040688L * b) + b * 3072L, A + (15376L + 41025488L * b) + b * 3072L, P + O_bottleneck_4_weight, A + 0L + 3072L, A + 3840L + 3072L, A + (15376L + 41044528L * b) + b * 3072L, G + O_bottleneck_4_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, triplet);
+            if (training) _b.BatchNormBackward(A + (15376L + 41040688L * b) + b * 3072L, A + (15376L + 41025488L * b) + b * 3072L, P + O_bottleneck_4_weight, A + 0L + 3072L, A + 3840L + 3072L, A + (15376L + 41044528L * b) + b * 3072L, G + O_bottleneck_4_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, triplet);
+            else _b.BatchNormEvalBackward(A + (15376L + 41040688L * b) + b * 3072L, A + (15376L + 41025488L * b) + b * 3072L, P + O_bottleneck_4_weight, P + O_bottleneck_4_running_mean, P + O_bottleneck_4_running_var, A + (15376L + 41044528L * b) + b * 3072L, G + O_bottleneck_4_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, 1E-05f, triplet);
 
             // ---- backward ----
             // b1: LayerNorm on token 0, scatter into the token-0 rows, block
@@ -608,7 +628,7 @@ namespace Sample.Models
                 throw;
             }
 
-            for (int i = 0; i < Branches; i++) _core.NumBatchesTracked[i]++;
+            if (training) for (int i = 0; i < Branches; i++) _core.NumBatchesTracked[i]++;
             float idParts = 0, triParts = 0;
             for (int k = 1; k < Branches; k++) { idParts += losses[k]; triParts += losses[Branches + k]; }
             idParts /= JpmParts;

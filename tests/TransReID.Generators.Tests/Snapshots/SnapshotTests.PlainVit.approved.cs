@@ -316,6 +316,14 @@ namespace Sample.Models
         /// <summary>The backend the model runs on.</summary>
         public global::TransReID.Runtime.IBackend Backend => _core.Backend;
 
+        /// <summary>
+        /// Train/eval switch of <see cref="ComputeGradients"/> and <see cref="TrainStep"/>, as PyTorch's
+        /// <c>model.train()</c>/<c>model.eval()</c>: true (default) is the official training forward (BNNecks on batch
+        /// statistics updating their running statistics, stochastic depth); false turns stochastic depth off and makes
+        /// the BNNecks use and keep their running statistics (e.g. a validation loss). <see cref="Embed"/> is always eval.
+        /// </summary>
+        public bool Training { get; set; } = true;
+
         /// <summary>Stochastic-depth rate of the last block (official 0.1); block i uses rate·i/(Depth−1).</summary>
         public double DropPathRate { get; set; } = 0.1;
 
@@ -384,7 +392,8 @@ namespace Sample.Models
 
         // ---- training: forward keeping activations, losses, backward, optimiser ----
         /// <summary>
-        /// One training step: forward in training mode (BatchNorm batch statistics, stochastic depth), ID and triplet
+        /// One training step: forward in training mode (BatchNorm batch statistics, stochastic depth; see
+        /// <see cref="Training"/>), ID and triplet
         /// losses, backward, then <paramref name="optimizer"/> updates the weights in place.
         /// Bad labels or a non-finite loss throw and leave the weights as they were.
         /// </summary>
@@ -410,7 +419,8 @@ namespace Sample.Models
             int[] sie = global::TransReID.Runtime.Model.InputValidation.SieIndices(cameras, views, batch, Cameras, Views);
             double rate = DropPathRate;
             if (!(rate >= 0 && rate < 1)) throw new global::System.InvalidOperationException($"DropPathRate {rate} must be in [0, 1)");
-            bool dropPath = rate > 0;
+            bool training = Training;
+            bool dropPath = training && rate > 0;
             var _b = _core.Backend;
             global::TransReID.Runtime.DevicePtr P = _core.Parameters.Ptr;
             global::TransReID.Runtime.DevicePtr G = _core.Gradients.Ptr;
@@ -442,12 +452,14 @@ namespace Sample.Models
             // ---- BNNecks, classifiers, losses (each writes its gradient scaled by its weight in the total) ----
             float idGlobal = (float)options.IdWeight, triGlobal = (float)options.TripletWeight;
             // branch 0 (global)
-            _b.BatchNormTrain(A + (3088L + 21819936L * b) + b * 0L, P + O_bottleneck_weight, P + O_bottleneck_bias, A + (3088L + 21820704L * b) + b * 0L, A + 0L + 0L, A + 768L + 0L, P + O_bottleneck_running_mean, P + O_bottleneck_running_var, batch, 768, 1E-05f, 0.1f);
+            if (training) _b.BatchNormTrain(A + (3088L + 21819936L * b) + b * 0L, P + O_bottleneck_weight, P + O_bottleneck_bias, A + (3088L + 21820704L * b) + b * 0L, A + 0L + 0L, A + 768L + 0L, P + O_bottleneck_running_mean, P + O_bottleneck_running_var, batch, 768, 1E-05f, 0.1f);
+            else _b.BatchNormEval(A + (3088L + 21819936L * b) + b * 0L, P + O_bottleneck_weight, P + O_bottleneck_bias, P + O_bottleneck_running_mean, P + O_bottleneck_running_var, A + (3088L + 21820704L * b) + b * 0L, batch, 768, 1E-05f);
             _b.Linear(A + (3088L + 21820704L * b) + b * 0L, P + O_classifier_weight, global::TransReID.Runtime.DevicePtr.Null, A + (3088L + 21821472L * b) + b * 0L, batch, 768, 751);
             _b.CrossEntropy(A + (3088L + 21821472L * b) + b * 0L, A + (3088L + 98320L * b), A + 3072L + 0L, A + (3088L + 21822224L * b) + b * 0L, batch, 751, (float)options.LabelSmoothing, idGlobal);
             if (triplet) _b.Triplet(A + (3088L + 21819936L * b) + b * 0L, A + (3088L + 98320L * b), A + 3072L + 1L, A + (3088L + 21823744L * b) + b * 0L, A + (3088L + 23312144L * b), batch, 768, (float)options.TripletMargin, options.NormalizeTripletFeatures, triGlobal, false);
             _b.LinearBackward(A + (3088L + 21822224L * b) + b * 0L, A + (3088L + 21820704L * b) + b * 0L, P + O_classifier_weight, A + (3088L + 21822976L * b) + b * 0L, G + O_classifier_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, 751, false);
-            _b.BatchNormBackward(A + (3088L + 21822976L * b) + b * 0L, A + (3088L + 21819936L * b) + b * 0L, P + O_bottleneck_weight, A + 0L + 0L, A + 768L + 0L, A + (3088L + 21823744L * b) + b * 0L, G + O_bottleneck_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, triplet);
+            if (training) _b.BatchNormBackward(A + (3088L + 21822976L * b) + b * 0L, A + (3088L + 21819936L * b) + b * 0L, P + O_bottleneck_weight, A + 0L + 0L, A + 768L + 0L, A + (3088L + 21823744L * b) + b * 0L, G + O_bottleneck_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, triplet);
+            else _b.BatchNormEvalBackward(A + (3088L + 21822976L * b) + b * 0L, A + (3088L + 21819936L * b) + b * 0L, P + O_bottleneck_weight, P + O_bottleneck_running_mean, P + O_bottleneck_running_var, A + (3088L + 21823744L * b) + b * 0L, G + O_bottleneck_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 768, 1E-05f, triplet);
 
             // ---- backward ----
             _b.LayerNormBackward(A + (3088L + 21823744L * b), A + (3088L + 21819136L * b), P + O_base_norm_weight, A + (3088L + 21819904L * b), A + (3088L + 21819920L * b), A + (3088L + 21824512L * b), G + O_base_norm_weight, G + O_base_norm_bias, batch, 768, false);
@@ -473,7 +485,7 @@ namespace Sample.Models
                 throw;
             }
 
-            for (int i = 0; i < Branches; i++) _core.NumBatchesTracked[i]++;
+            if (training) for (int i = 0; i < Branches; i++) _core.NumBatchesTracked[i]++;
             float total = (float)(options.IdWeight * losses[0] + options.TripletWeight * losses[1]);
             return new global::TransReID.Runtime.Model.TrainStepResult(losses[0], 0f, losses[1], 0f, total);
         }

@@ -257,6 +257,14 @@ partial class Outer
             /// <summary>The backend the model runs on.</summary>
             public global::TransReID.Runtime.IBackend Backend => _core.Backend;
 
+            /// <summary>
+            /// Train/eval switch of <see cref="ComputeGradients"/> and <see cref="TrainStep"/>, as PyTorch's
+            /// <c>model.train()</c>/<c>model.eval()</c>: true (default) is the official training forward (BNNecks on batch
+            /// statistics updating their running statistics, stochastic depth); false turns stochastic depth off and makes
+            /// the BNNecks use and keep their running statistics (e.g. a validation loss). <see cref="Embed"/> is always eval.
+            /// </summary>
+            public bool Training { get; set; } = true;
+
             /// <summary>Stochastic-depth rate of the last block (official 0.1); block i uses rate·i/(Depth−1).</summary>
             public double DropPathRate { get; set; } = 0.1;
 
@@ -332,7 +340,8 @@ partial class Outer
 
             // ---- training: forward keeping activations, losses, backward, optimiser ----
             /// <summary>
-            /// One training step: forward in training mode (BatchNorm batch statistics, stochastic depth), ID and triplet
+            /// One training step: forward in training mode (BatchNorm batch statistics, stochastic depth; see
+            /// <see cref="Training"/>), ID and triplet
             /// losses with the JPM combination, backward, then <paramref name="optimizer"/> updates the weights in place.
             /// Bad labels or a non-finite loss throw and leave the weights as they were.
             /// </summary>
@@ -358,7 +367,8 @@ partial class Outer
                 int[] sie = global::TransReID.Runtime.Model.InputValidation.SieIndices(cameras, views, batch, Cameras, Views);
                 double rate = DropPathRate;
                 if (!(rate >= 0 && rate < 1)) throw new global::System.InvalidOperationException($"DropPathRate {rate} must be in [0, 1)");
-                bool dropPath = rate > 0;
+                bool training = Training;
+                bool dropPath = training && rate > 0;
                 var _b = _core.Backend;
                 global::TransReID.Runtime.DevicePtr P = _core.Parameters.Ptr;
                 global::TransReID.Runtime.DevicePtr G = _core.Gradients.Ptr;
@@ -402,33 +412,41 @@ partial class Outer
                 float idGlobal = (float)(options.IdWeight * options.GlobalWeight), idPart = (float)(options.IdWeight * options.PartsWeight / JpmParts);
                 float triGlobal = (float)(options.TripletWeight * options.GlobalWeight), triPart = (float)(options.TripletWeight * options.PartsWeight / JpmParts);
                 // branch 0 (global)
-                _b.BatchNormTrain(A + (528L + 29472L * b) + b * 0L, P + O_bottleneck_weight, P + O_bottleneck_bias, A + (528L + 29600L * b) + b * 0L, A + 0L + 0L, A + 128L + 0L, P + O_bottleneck_running_mean, P + O_bottleneck_running_var, batch, 32, 1E-05f, 0.1f);
+                if (training) _b.BatchNormTrain(A + (528L + 29472L * b) + b * 0L, P + O_bottleneck_weight, P + O_bottleneck_bias, A + (528L + 29600L * b) + b * 0L, A + 0L + 0L, A + 128L + 0L, P + O_bottleneck_running_mean, P + O_bottleneck_running_var, batch, 32, 1E-05f, 0.1f);
+                else _b.BatchNormEval(A + (528L + 29472L * b) + b * 0L, P + O_bottleneck_weight, P + O_bottleneck_bias, P + O_bottleneck_running_mean, P + O_bottleneck_running_var, A + (528L + 29600L * b) + b * 0L, batch, 32, 1E-05f);
                 _b.Linear(A + (528L + 29600L * b) + b * 0L, P + O_classifier_weight, global::TransReID.Runtime.DevicePtr.Null, A + (528L + 29728L * b) + b * 0L, batch, 32, 5);
                 _b.CrossEntropy(A + (528L + 29728L * b) + b * 0L, A + (528L + 2896L * b), A + 512L + 0L, A + (528L + 29760L * b) + b * 0L, batch, 5, (float)options.LabelSmoothing, idGlobal);
                 if (triplet) _b.Triplet(A + (528L + 29472L * b) + b * 0L, A + (528L + 2896L * b), A + 512L + 4L, A + (528L + 29920L * b) + b * 0L, A + (528L + 37952L * b), batch, 32, (float)options.TripletMargin, options.NormalizeTripletFeatures, triGlobal, false);
                 _b.LinearBackward(A + (528L + 29760L * b) + b * 0L, A + (528L + 29600L * b) + b * 0L, P + O_classifier_weight, A + (528L + 29792L * b) + b * 0L, G + O_classifier_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 32, 5, false);
-                _b.BatchNormBackward(A + (528L + 29792L * b) + b * 0L, A + (528L + 29472L * b) + b * 0L, P + O_bottleneck_weight, A + 0L + 0L, A + 128L + 0L, A + (528L + 29920L * b) + b * 0L, G + O_bottleneck_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 32, triplet);
+                if (training) _b.BatchNormBackward(A + (528L + 29792L * b) + b * 0L, A + (528L + 29472L * b) + b * 0L, P + O_bottleneck_weight, A + 0L + 0L, A + 128L + 0L, A + (528L + 29920L * b) + b * 0L, G + O_bottleneck_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 32, triplet);
+                else _b.BatchNormEvalBackward(A + (528L + 29792L * b) + b * 0L, A + (528L + 29472L * b) + b * 0L, P + O_bottleneck_weight, P + O_bottleneck_running_mean, P + O_bottleneck_running_var, A + (528L + 29920L * b) + b * 0L, G + O_bottleneck_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 32, 1E-05f, triplet);
                 // branch 1 (part 0)
-                _b.BatchNormTrain(A + (528L + 29472L * b) + b * 32L, P + O_bottleneck_1_weight, P + O_bottleneck_1_bias, A + (528L + 29600L * b) + b * 32L, A + 0L + 32L, A + 128L + 32L, P + O_bottleneck_1_running_mean, P + O_bottleneck_1_running_var, batch, 32, 1E-05f, 0.1f);
+                if (training) _b.BatchNormTrain(A + (528L + 29472L * b) + b * 32L, P + O_bottleneck_1_weight, P + O_bottleneck_1_bias, A + (528L + 29600L * b) + b * 32L, A + 0L + 32L, A + 128L + 32L, P + O_bottleneck_1_running_mean, P + O_bottleneck_1_running_var, batch, 32, 1E-05f, 0.1f);
+                else _b.BatchNormEval(A + (528L + 29472L * b) + b * 32L, P + O_bottleneck_1_weight, P + O_bottleneck_1_bias, P + O_bottleneck_1_running_mean, P + O_bottleneck_1_running_var, A + (528L + 29600L * b) + b * 32L, batch, 32, 1E-05f);
                 _b.Linear(A + (528L + 29600L * b) + b * 32L, P + O_classifier_1_weight, global::TransReID.Runtime.DevicePtr.Null, A + (528L + 29728L * b) + b * 5L, batch, 32, 5);
                 _b.CrossEntropy(A + (528L + 29728L * b) + b * 5L, A + (528L + 2896L * b), A + 512L + 1L, A + (528L + 29760L * b) + b * 5L, batch, 5, (float)options.LabelSmoothing, idPart);
                 if (triplet) _b.Triplet(A + (528L + 29472L * b) + b * 32L, A + (528L + 2896L * b), A + 512L + 5L, A + (528L + 29920L * b) + b * 32L, A + (528L + 37952L * b), batch, 32, (float)options.TripletMargin, options.NormalizeTripletFeatures, triPart, false);
                 _b.LinearBackward(A + (528L + 29760L * b) + b * 5L, A + (528L + 29600L * b) + b * 32L, P + O_classifier_1_weight, A + (528L + 29792L * b) + b * 32L, G + O_classifier_1_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 32, 5, false);
-                _b.BatchNormBackward(A + (528L + 29792L * b) + b * 32L, A + (528L + 29472L * b) + b * 32L, P + O_bottleneck_1_weight, A + 0L + 32L, A + 128L + 32L, A + (528L + 29920L * b) + b * 32L, G + O_bottleneck_1_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 32, triplet);
+                if (training) _b.BatchNormBackward(A + (528L + 29792L * b) + b * 32L, A + (528L + 29472L * b) + b * 32L, P + O_bottleneck_1_weight, A + 0L + 32L, A + 128L + 32L, A + (528L + 29920L * b) + b * 32L, G + O_bottleneck_1_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 32, triplet);
+                else _b.BatchNormEvalBackward(A + (528L + 29792L * b) + b * 32L, A + (528L + 29472L * b) + b * 32L, P + O_bottleneck_1_weight, P + O_bottleneck_1_running_mean, P + O_bottleneck_1_running_var, A + (528L + 29920L * b) + b * 32L, G + O_bottleneck_1_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 32, 1E-05f, triplet);
                 // branch 2 (part 1)
-                _b.BatchNormTrain(A + (528L + 29472L * b) + b * 64L, P + O_bottleneck_2_weight, P + O_bottleneck_2_bias, A + (528L + 29600L * b) + b * 64L, A + 0L + 64L, A + 128L + 64L, P + O_bottleneck_2_running_mean, P + O_bottleneck_2_running_var, batch, 32, 1E-05f, 0.1f);
+                if (training) _b.BatchNormTrain(A + (528L + 29472L * b) + b * 64L, P + O_bottleneck_2_weight, P + O_bottleneck_2_bias, A + (528L + 29600L * b) + b * 64L, A + 0L + 64L, A + 128L + 64L, P + O_bottleneck_2_running_mean, P + O_bottleneck_2_running_var, batch, 32, 1E-05f, 0.1f);
+                else _b.BatchNormEval(A + (528L + 29472L * b) + b * 64L, P + O_bottleneck_2_weight, P + O_bottleneck_2_bias, P + O_bottleneck_2_running_mean, P + O_bottleneck_2_running_var, A + (528L + 29600L * b) + b * 64L, batch, 32, 1E-05f);
                 _b.Linear(A + (528L + 29600L * b) + b * 64L, P + O_classifier_2_weight, global::TransReID.Runtime.DevicePtr.Null, A + (528L + 29728L * b) + b * 10L, batch, 32, 5);
                 _b.CrossEntropy(A + (528L + 29728L * b) + b * 10L, A + (528L + 2896L * b), A + 512L + 2L, A + (528L + 29760L * b) + b * 10L, batch, 5, (float)options.LabelSmoothing, idPart);
                 if (triplet) _b.Triplet(A + (528L + 29472L * b) + b * 64L, A + (528L + 2896L * b), A + 512L + 6L, A + (528L + 29920L * b) + b * 64L, A + (528L + 37952L * b), batch, 32, (float)options.TripletMargin, options.NormalizeTripletFeatures, triPart, false);
                 _b.LinearBackward(A + (528L + 29760L * b) + b * 10L, A + (528L + 29600L * b) + b * 64L, P + O_classifier_2_weight, A + (528L + 29792L * b) + b * 64L, G + O_classifier_2_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 32, 5, false);
-                _b.BatchNormBackward(A + (528L + 29792L * b) + b * 64L, A + (528L + 29472L * b) + b * 64L, P + O_bottleneck_2_weight, A + 0L + 64L, A + 128L + 64L, A + (528L + 29920L * b) + b * 64L, G + O_bottleneck_2_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 32, triplet);
+                if (training) _b.BatchNormBackward(A + (528L + 29792L * b) + b * 64L, A + (528L + 29472L * b) + b * 64L, P + O_bottleneck_2_weight, A + 0L + 64L, A + 128L + 64L, A + (528L + 29920L * b) + b * 64L, G + O_bottleneck_2_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 32, triplet);
+                else _b.BatchNormEvalBackward(A + (528L + 29792L * b) + b * 64L, A + (528L + 29472L * b) + b * 64L, P + O_bottleneck_2_weight, P + O_bottleneck_2_running_mean, P + O_bottleneck_2_running_var, A + (528L + 29920L * b) + b * 64L, G + O_bottleneck_2_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 32, 1E-05f, triplet);
                 // branch 3 (part 2)
-                _b.BatchNormTrain(A + (528L + 29472L * b) + b * 96L, P + O_bottleneck_3_weight, P + O_bottleneck_3_bias, A + (528L + 29600L * b) + b * 96L, A + 0L + 96L, A + 128L + 96L, P + O_bottleneck_3_running_mean, P + O_bottleneck_3_running_var, batch, 32, 1E-05f, 0.1f);
+                if (training) _b.BatchNormTrain(A + (528L + 29472L * b) + b * 96L, P + O_bottleneck_3_weight, P + O_bottleneck_3_bias, A + (528L + 29600L * b) + b * 96L, A + 0L + 96L, A + 128L + 96L, P + O_bottleneck_3_running_mean, P + O_bottleneck_3_running_var, batch, 32, 1E-05f, 0.1f);
+                else _b.BatchNormEval(A + (528L + 29472L * b) + b * 96L, P + O_bottleneck_3_weight, P + O_bottleneck_3_bias, P + O_bottleneck_3_running_mean, P + O_bottleneck_3_running_var, A + (528L + 29600L * b) + b * 96L, batch, 32, 1E-05f);
                 _b.Linear(A + (528L + 29600L * b) + b * 96L, P + O_classifier_3_weight, global::TransReID.Runtime.DevicePtr.Null, A + (528L + 29728L * b) + b * 15L, batch, 32, 5);
                 _b.CrossEntropy(A + (528L + 29728L * b) + b * 15L, A + (528L + 2896L * b), A + 512L + 3L, A + (528L + 29760L * b) + b * 15L, batch, 5, (float)options.LabelSmoothing, idPart);
                 if (triplet) _b.Triplet(A + (528L + 29472L * b) + b * 96L, A + (528L + 2896L * b), A + 512L + 7L, A + (528L + 29920L * b) + b * 96L, A + (528L + 37952L * b), batch, 32, (float)options.TripletMargin, options.NormalizeTripletFeatures, triPart, false);
                 _b.LinearBackward(A + (528L + 29760L * b) + b * 15L, A + (528L + 29600L * b) + b * 96L, P + O_classifier_3_weight, A + (528L + 29792L * b) + b * 96L, G + O_classifier_3_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 32, 5, false);
-                _b.BatchNormBackward(A + (528L + 29792L * b) + b * 96L, A + (528L + 29472L * b) + b * 96L, P + O_bottleneck_3_weight, A + 0L + 96L, A + 128L + 96L, A + (528L + 29920L * b) + b * 96L, G + O_bottleneck_3_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 32, triplet);
+                if (training) _b.BatchNormBackward(A + (528L + 29792L * b) + b * 96L, A + (528L + 29472L * b) + b * 96L, P + O_bottleneck_3_weight, A + 0L + 96L, A + 128L + 96L, A + (528L + 29920L * b) + b * 96L, G + O_bottleneck_3_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 32, triplet);
+                else _b.BatchNormEvalBackward(A + (528L + 29792L * b) + b * 96L, A + (528L + 29472L * b) + b * 96L, P + O_bottleneck_3_weight, P + O_bottleneck_3_running_mean, P + O_bottleneck_3_running_var, A + (528L + 29920L * b) + b * 96L, G + O_bottleneck_3_weight, global::TransReID.Runtime.DevicePtr.Null, batch, 32, 1E-05f, triplet);
 
                 // ---- backward ----
                 // b1: LayerNorm on token 0, scatter into the token-0 rows, block
@@ -465,7 +483,7 @@ partial class Outer
                     throw;
                 }
 
-                for (int i = 0; i < Branches; i++) _core.NumBatchesTracked[i]++;
+                if (training) for (int i = 0; i < Branches; i++) _core.NumBatchesTracked[i]++;
                 float idParts = 0, triParts = 0;
                 for (int k = 1; k < Branches; k++) { idParts += losses[k]; triParts += losses[Branches + k]; }
                 idParts /= JpmParts;
