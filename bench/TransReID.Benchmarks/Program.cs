@@ -15,6 +15,7 @@ internal static class Program
         ["gemm"] = ("CPU SGEMM GFLOP/s, managed kernel vs OpenBLAS, on the model's GEMM shapes", GemmBench.Run),
         ["embed"] = ("CPU Embed images/s of the Market stride model (batch 8), per GEMM provider", ModelBench.Embed),
         ["train"] = ("CPU TrainStep images/s of the Market stride model (batch 16), per GEMM provider", ModelBench.Train),
+        ["profile"] = ("time per backend op of one Embed (--train: TrainStep) of the Market stride model", ProfileBench.Run),
         ["evaluate"] = ("evaluation protocol (CMC/mAP) on a Market-1501-sized synthetic problem", EvalBench.Run),
     };
 

@@ -1,0 +1,46 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.Linq;
+using TransReID.Runtime;
+using TransReID.Runtime.Cpu;
+using TransReID.Runtime.Model;
+
+namespace TransReID.Benchmarks;
+
+/// <summary>
+/// <c>profile [--batch N] [--train]</c>: wall time per backend op of one Embed (or TrainStep) of the Market stride
+/// model, through a timing proxy around the CPU backend. Ops are synchronous on the CPU, so each call's time is its cost.
+/// </summary>
+internal static class ProfileBench
+{
+    public static int Run(string[] args)
+    {
+        int batch = args.Contains("--batch") ? int.Parse(args[Array.IndexOf(args, "--batch") + 1], CultureInfo.InvariantCulture) : 8;
+        bool train = args.Contains("--train");
+        var timing = new TimingBackend(new CpuBackend());
+        using var model = MarketStride.Create(timing, 1);
+        var rng = new Rng(7);
+        var images = new float[batch * MarketStride.ImageFloats];
+        for (int i = 0; i < images.Length; i++) images[i] = (float)(rng.NextDouble() * 2 - 1);
+        int[] cams = Enumerable.Range(0, batch).Select(i => i % MarketStride.Cameras).ToArray();
+        int[] labels = Enumerable.Range(0, batch).Select(i => i / 4).ToArray();
+        var sgd = new SgdOptimizer(1e-4);
+        void Once()
+        {
+            if (train) model.TrainStep(images, labels, cams, default, sgd);
+            else model.Embed(images, cams);
+        }
+
+        Once();
+        timing.Times.Clear();
+        var sw = Stopwatch.StartNew();
+        Once();
+        double total = sw.Elapsed.TotalSeconds;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{(train ? "TrainStep" : "Embed")} batch {batch}: {total:F3} s, {CpuGemm.Describe()}"));
+        foreach (var (op, (t, n)) in timing.Times.OrderByDescending(kv => kv.Value.Seconds))
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {op,-24} {t,8:F3} s  {100 * t / total,5:F1}%  {n,5} calls"));
+        return 0;
+    }
+}
