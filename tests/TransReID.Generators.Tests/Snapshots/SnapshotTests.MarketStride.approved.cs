@@ -358,7 +358,13 @@ namespace Sample.Models
         public static MarketStride Create(global::TransReID.Runtime.Device device, int seed = 0)
         {
             global::System.ArgumentNullException.ThrowIfNull(device);
-            var backend = device.CreateBackend();
+            return Create(device.CreateBackend(), seed);
+        }
+
+        /// <summary>A new model on a backend the caller made (e.g. a profiling or custom backend); the model owns and disposes it.</summary>
+        public static MarketStride Create(global::TransReID.Runtime.IBackend backend, int seed = 0)
+        {
+            global::System.ArgumentNullException.ThrowIfNull(backend);
             global::TransReID.Runtime.Model.ModelCore core;
             try
             {

@@ -225,7 +225,13 @@ partial class Outer
             public static Tiny Create(global::TransReID.Runtime.Device device, int seed = 0)
             {
                 global::System.ArgumentNullException.ThrowIfNull(device);
-                var backend = device.CreateBackend();
+                return Create(device.CreateBackend(), seed);
+            }
+
+            /// <summary>A new model on a backend the caller made (e.g. a profiling or custom backend); the model owns and disposes it.</summary>
+            public static Tiny Create(global::TransReID.Runtime.IBackend backend, int seed = 0)
+            {
+                global::System.ArgumentNullException.ThrowIfNull(backend);
                 global::TransReID.Runtime.Model.ModelCore core;
                 try
                 {
