@@ -3,6 +3,7 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 using TransReID.Shapes;
+using static TransReID.Runtime.BackendChecks;
 
 namespace TransReID.Runtime.Cpu;
 
@@ -397,21 +398,6 @@ public sealed unsafe class CpuBackend : IBackend
     }
 
     // ---- argument checks ----------------------------------------------------------------------------------
-
-    private static void NotNull(DevicePtr p, string name, string op)
-    {
-        if (p.IsNull) throw new ArgumentNullException(name, $"{op}: {name} must not be null.");
-    }
-
-    private static void Positive(long value, string name, string op)
-    {
-        if (value <= 0) throw new ArgumentOutOfRangeException(name, value, $"{op}: {name} must be positive.");
-    }
-
-    private static void NonNegative(long value, string name, string op)
-    {
-        if (value < 0) throw new ArgumentOutOfRangeException(name, value, $"{op}: {name} must not be negative.");
-    }
 
     private static void CheckSieIndex(DevicePtr sieIndex, int batch, string op)
     {

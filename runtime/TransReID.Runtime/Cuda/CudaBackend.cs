@@ -6,6 +6,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using TransReID.Runtime.Interop;
 using TransReID.Shapes;
+using static TransReID.Runtime.BackendChecks;
 
 namespace TransReID.Runtime.Cuda;
 
@@ -865,21 +866,6 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
         int value;
         CudaDriver.Check(CudaDriver.cuDeviceGetAttribute(&value, attribute, device), "cuDeviceGetAttribute");
         return value;
-    }
-
-    private static void NotNull(DevicePtr p, string name, string op)
-    {
-        if (p.IsNull) throw new ArgumentNullException(name, $"{op}: {name} must not be null.");
-    }
-
-    private static void Positive(long value, string name, string op)
-    {
-        if (value <= 0) throw new ArgumentOutOfRangeException(name, value, $"{op}: {name} must be positive.");
-    }
-
-    private static void NonNegative(long value, string name, string op)
-    {
-        if (value < 0) throw new ArgumentOutOfRangeException(name, value, $"{op}: {name} must not be negative.");
     }
 
     private static void CheckJpm(string op, int batch, int patchCount, int dim, int partCount, int partLength, int groups, bool rearrange)
