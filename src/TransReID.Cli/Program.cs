@@ -12,6 +12,8 @@ internal static class Program
 {
     public static int Main(string[] args)
     {
+        // Redirected output has no terminal width; Spectre would assume 80 columns and fold the tables.
+        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 200;
         var root = new RootCommand("TransReID.Compiler: statically compiled TransReID models for object re-identification");
         root.Subcommands.Add(PresetsCommand.Create());
         root.Subcommands.Add(EmbedCommand.Create());
