@@ -56,6 +56,9 @@ internal static unsafe partial class GemmBench
                 case "--filter": filter = value; break;
                 case "--threads" when value is "all" or "1": threads = value; break;
                 case "--clock" when value is "wall" or "thread": clock = value; break;
+                case "--packed-b" when long.TryParse(value, CultureInfo.InvariantCulture, out long budget) && budget > 0:
+                    TransReID.Runtime.Cpu.GemmDriver.PackedBBudget = budget; // floats of packed op(B) per column block
+                    break;
                 default:
                     Console.Error.WriteLine($"gemm: bad option '{args[i - 1]} {value}'. {Usage}");
                     return 2;
