@@ -280,9 +280,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     /// <inheritdoc/>
     public void Linear(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int m, int k, int n)
     {
-        const string op = nameof(Linear);
-        Positive(m, nameof(m), op); Positive(k, nameof(k), op); Positive(n, nameof(n), op);
-        NotNull(x, nameof(x), op); NotNull(w, nameof(w), op); NotNull(y, nameof(y), op);
+        BackendChecks.Linear(x, w, b, y, m, k, n);
         Enter();
         LinearCore(x, w, b, y, m, k, n);
     }
@@ -302,11 +300,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     /// <inheritdoc/>
     public void LinearBackward(DevicePtr dy, DevicePtr x, DevicePtr w, DevicePtr dx, DevicePtr dw, DevicePtr db, int m, int k, int n, bool accumulateDx)
     {
-        const string op = nameof(LinearBackward);
-        Positive(m, nameof(m), op); Positive(k, nameof(k), op); Positive(n, nameof(n), op);
-        NotNull(dy, nameof(dy), op);
-        if (!dx.IsNull) NotNull(w, nameof(w), op);
-        if (!dw.IsNull) NotNull(x, nameof(x), op);
+        BackendChecks.LinearBackward(dy, x, w, dx, dw, db, m, k, n, accumulateDx);
         Enter();
         if (!dx.IsNull) Blas.Gemm(_h, false, false, m, k, n, 1f, dy, n, w, k, accumulateDx ? 1f : 0f, dx, k);
         if (!dw.IsNull) Blas.Gemm(_h, true, false, n, k, m, 1f, dy, n, x, k, 1f, dw, k);
@@ -335,18 +329,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     public void PatchEmbed(DevicePtr images, DevicePtr cols, DevicePtr w, DevicePtr b, DevicePtr y,
         int batch, int channels, int height, int width, int patch, int strideY, int strideX, int gridY, int gridX, int dim)
     {
-        const string op = nameof(PatchEmbed);
-        Positive(batch, nameof(batch), op); Positive(channels, nameof(channels), op); Positive(height, nameof(height), op);
-        Positive(width, nameof(width), op); Positive(patch, nameof(patch), op); Positive(strideY, nameof(strideY), op);
-        Positive(strideX, nameof(strideX), op); Positive(gridY, nameof(gridY), op); Positive(gridX, nameof(gridX), op);
-        Positive(dim, nameof(dim), op);
-        if ((long)(gridY - 1) * strideY + patch > height || (long)(gridX - 1) * strideX + patch > width)
-        {
-            throw new ArgumentException(
-                $"{op}: a {gridY}x{gridX} grid of {patch}-pixel patches with stride ({strideY}, {strideX}) does not fit a {height}x{width} image.");
-        }
-
-        NotNull(images, nameof(images), op); NotNull(cols, nameof(cols), op); NotNull(w, nameof(w), op); NotNull(y, nameof(y), op);
+        BackendChecks.PatchEmbed(images, cols, w, b, y, batch, channels, height, width, patch, strideY, strideX, gridY, gridX, dim);
         Enter();
         long rows = (long)batch * gridY * gridX;
         int colsPerRow = checked(channels * patch * patch);
@@ -361,9 +344,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     /// <inheritdoc/>
     public void PatchEmbedBackward(DevicePtr dy, DevicePtr cols, DevicePtr dw, DevicePtr db, int rows, int colsPerRow, int dim)
     {
-        const string op = nameof(PatchEmbedBackward);
-        Positive(rows, nameof(rows), op); Positive(colsPerRow, nameof(colsPerRow), op); Positive(dim, nameof(dim), op);
-        NotNull(dy, nameof(dy), op); NotNull(cols, nameof(cols), op); NotNull(dw, nameof(dw), op);
+        BackendChecks.PatchEmbedBackward(dy, cols, dw, db, rows, colsPerRow, dim);
         Enter();
         Blas.Gemm(_h, true, false, dim, colsPerRow, rows, 1f, dy, dim, cols, colsPerRow, 1f, dw, colsPerRow);
         if (!db.IsNull) BiasGrad(dy, db, rows, dim);
@@ -426,10 +407,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     /// <inheritdoc/>
     public void LayerNorm(DevicePtr x, DevicePtr gamma, DevicePtr beta, DevicePtr y, DevicePtr mean, DevicePtr rstd, int rows, int dim, float eps)
     {
-        const string op = nameof(LayerNorm);
-        Positive(rows, nameof(rows), op); Positive(dim, nameof(dim), op);
-        NotNull(x, nameof(x), op); NotNull(gamma, nameof(gamma), op); NotNull(beta, nameof(beta), op); NotNull(y, nameof(y), op);
-        NotNull(mean, nameof(mean), op); NotNull(rstd, nameof(rstd), op);
+        BackendChecks.LayerNorm(x, gamma, beta, y, mean, rstd, rows, dim, eps);
         Enter();
         Run(Kernel.LayerNormForward, Launch.CeilDiv(rows, 8), Launch.Block,
         [
@@ -441,10 +419,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     public void LayerNormBackward(DevicePtr dy, DevicePtr x, DevicePtr gamma, DevicePtr mean, DevicePtr rstd, DevicePtr dx,
         DevicePtr dgamma, DevicePtr dbeta, int rows, int dim, bool accumulateDx)
     {
-        const string op = nameof(LayerNormBackward);
-        Positive(rows, nameof(rows), op); Positive(dim, nameof(dim), op);
-        NotNull(dy, nameof(dy), op); NotNull(x, nameof(x), op); NotNull(gamma, nameof(gamma), op); NotNull(mean, nameof(mean), op);
-        NotNull(rstd, nameof(rstd), op); NotNull(dx, nameof(dx), op);
+        BackendChecks.LayerNormBackward(dy, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, dim, accumulateDx);
         Enter();
         if (!dgamma.IsNull || !dbeta.IsNull)
         {
@@ -474,12 +449,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     public void BatchNormTrain(DevicePtr x, DevicePtr gamma, DevicePtr beta, DevicePtr y, DevicePtr mean, DevicePtr rstd,
         DevicePtr runningMean, DevicePtr runningVar, int rows, int channels, float eps, float momentum)
     {
-        const string op = nameof(BatchNormTrain);
-        if (rows < 2)
-            throw new ArgumentOutOfRangeException(nameof(rows), rows, $"{op}: training-mode batch norm needs more than one value per channel (rows = {rows}).");
-        Positive(channels, nameof(channels), op);
-        NotNull(x, nameof(x), op); NotNull(gamma, nameof(gamma), op); NotNull(y, nameof(y), op);
-        NotNull(mean, nameof(mean), op); NotNull(rstd, nameof(rstd), op);
+        BackendChecks.BatchNormTrain(x, gamma, beta, y, mean, rstd, runningMean, runningVar, rows, channels, eps, momentum);
         Enter();
         Run(Kernel.BatchNormTrain, Launch.CeilDiv(channels, 32), 1, 32, 8, 0,
         [
@@ -492,10 +462,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     public void BatchNormEval(DevicePtr x, DevicePtr gamma, DevicePtr beta, DevicePtr runningMean, DevicePtr runningVar, DevicePtr y,
         int rows, int channels, float eps)
     {
-        const string op = nameof(BatchNormEval);
-        Positive(rows, nameof(rows), op); Positive(channels, nameof(channels), op);
-        NotNull(x, nameof(x), op); NotNull(gamma, nameof(gamma), op); NotNull(runningMean, nameof(runningMean), op);
-        NotNull(runningVar, nameof(runningVar), op); NotNull(y, nameof(y), op);
+        BackendChecks.BatchNormEval(x, gamma, beta, runningMean, runningVar, y, rows, channels, eps);
         Enter();
         Run(Kernel.BatchNormEval, Launch.GridFor((long)rows * channels), Launch.Block,
         [
@@ -508,10 +475,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     public void BatchNormEvalBackward(DevicePtr dy, DevicePtr x, DevicePtr gamma, DevicePtr runningMean, DevicePtr runningVar, DevicePtr dx,
         DevicePtr dgamma, DevicePtr dbeta, int rows, int channels, float eps, bool accumulateDx)
     {
-        const string op = nameof(BatchNormEvalBackward);
-        Positive(rows, nameof(rows), op); Positive(channels, nameof(channels), op);
-        NotNull(dy, nameof(dy), op); NotNull(x, nameof(x), op); NotNull(gamma, nameof(gamma), op);
-        NotNull(runningMean, nameof(runningMean), op); NotNull(runningVar, nameof(runningVar), op); NotNull(dx, nameof(dx), op);
+        BackendChecks.BatchNormEvalBackward(dy, x, gamma, runningMean, runningVar, dx, dgamma, dbeta, rows, channels, eps, accumulateDx);
         Enter();
         Run(Kernel.BatchNormEvalBackward, Launch.CeilDiv(channels, 128), 1, 128, 1, 0,
         [
@@ -524,10 +488,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     public void BatchNormBackward(DevicePtr dy, DevicePtr x, DevicePtr gamma, DevicePtr mean, DevicePtr rstd, DevicePtr dx,
         DevicePtr dgamma, DevicePtr dbeta, int rows, int channels, bool accumulateDx)
     {
-        const string op = nameof(BatchNormBackward);
-        Positive(rows, nameof(rows), op); Positive(channels, nameof(channels), op);
-        NotNull(dy, nameof(dy), op); NotNull(x, nameof(x), op); NotNull(gamma, nameof(gamma), op); NotNull(mean, nameof(mean), op);
-        NotNull(rstd, nameof(rstd), op); NotNull(dx, nameof(dx), op);
+        BackendChecks.BatchNormBackward(dy, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, channels, accumulateDx);
         Enter();
         Run(Kernel.BatchNormBackward, Launch.CeilDiv(channels, 32), 1, 32, 8, 0,
         [
@@ -573,9 +534,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     /// <inheritdoc/>
     public void Attention(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale)
     {
-        const string op = nameof(Attention);
-        Positive(batch, nameof(batch), op); Positive(tokens, nameof(tokens), op); Positive(heads, nameof(heads), op); Positive(headDim, nameof(headDim), op);
-        NotNull(qkv, nameof(qkv), op); NotNull(probs, nameof(probs), op); NotNull(y, nameof(y), op);
+        BackendChecks.Attention(qkv, probs, y, batch, tokens, heads, headDim, scale);
         Enter();
         int t = tokens, dh = headDim, d = checked(heads * headDim), ld = checked(3 * d);
         long tt = (long)t * t;
@@ -594,10 +553,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     public void AttentionBackward(DevicePtr dy, DevicePtr qkv, DevicePtr probs, DevicePtr dqkv, DevicePtr scratch,
         int batch, int tokens, int heads, int headDim, float scale)
     {
-        const string op = nameof(AttentionBackward);
-        Positive(batch, nameof(batch), op); Positive(tokens, nameof(tokens), op); Positive(heads, nameof(heads), op); Positive(headDim, nameof(headDim), op);
-        NotNull(dy, nameof(dy), op); NotNull(qkv, nameof(qkv), op); NotNull(probs, nameof(probs), op); NotNull(dqkv, nameof(dqkv), op);
-        NotNull(scratch, nameof(scratch), op);
+        BackendChecks.AttentionBackward(dy, qkv, probs, dqkv, scratch, batch, tokens, heads, headDim, scale);
         Enter();
         int t = tokens, dh = headDim, d = checked(heads * headDim), ld = checked(3 * d);
         long tt = (long)t * t;
@@ -631,10 +587,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     /// <inheritdoc/>
     public void GeluBackward(DevicePtr dy, DevicePtr x, DevicePtr dx, long n)
     {
-        const string op = nameof(GeluBackward);
-        NonNegative(n, nameof(n), op);
-        if (n == 0) return;
-        NotNull(dy, nameof(dy), op); NotNull(x, nameof(x), op); NotNull(dx, nameof(dx), op);
+        BackendChecks.GeluBackward(dy, x, dx, n);
         Enter();
         Run(Kernel.GeluBackward, Launch.GridFor(n), Launch.Block, [Launch.P(dy), Launch.P(x), Launch.P(dx), Launch.L(n)]);
     }
@@ -644,9 +597,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     /// <inheritdoc/>
     public void Residual(DevicePtr x, DevicePtr branch, DevicePtr scale, DevicePtr y, int batch, long rowLength)
     {
-        const string op = nameof(Residual);
-        Positive(batch, nameof(batch), op); Positive(rowLength, nameof(rowLength), op);
-        NotNull(x, nameof(x), op); NotNull(branch, nameof(branch), op); NotNull(y, nameof(y), op);
+        BackendChecks.Residual(x, branch, scale, y, batch, rowLength);
         Enter();
         Run(Kernel.Residual, Launch.GridFor(batch * rowLength), Launch.Block,
             [Launch.P(x), Launch.P(branch), Launch.P(scale), Launch.P(y), Launch.I(batch), Launch.L(rowLength)]);
@@ -667,14 +618,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     /// <inheritdoc/>
     public void CopyRows(DevicePtr src, long srcStride, DevicePtr dst, long dstStride, int rows, int rowLength, float alpha, bool accumulate)
     {
-        const string op = nameof(CopyRows);
-        NonNegative(rows, nameof(rows), op); NonNegative(rowLength, nameof(rowLength), op);
-        if (rows == 0 || rowLength == 0) return;
-        if (srcStride < rowLength && rows > 1)
-            throw new ArgumentOutOfRangeException(nameof(srcStride), srcStride, $"{op}: srcStride {srcStride} is shorter than rowLength {rowLength}.");
-        if (dstStride < rowLength && rows > 1)
-            throw new ArgumentOutOfRangeException(nameof(dstStride), dstStride, $"{op}: dstStride {dstStride} is shorter than rowLength {rowLength}.");
-        NotNull(src, nameof(src), op); NotNull(dst, nameof(dst), op);
+        BackendChecks.CopyRows(src, srcStride, dst, dstStride, rows, rowLength, alpha, accumulate);
         Enter();
         Run(Kernel.CopyRows, Launch.GridFor((long)rows * rowLength), Launch.Block,
         [
@@ -687,9 +631,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     public void JpmGather(DevicePtr x, DevicePtr parts, int batch, int patchCount, int dim, int partCount, int partLength,
         int shift, int groups, bool rearrange)
     {
-        const string op = nameof(JpmGather);
-        CheckJpm(op, batch, patchCount, dim, partCount, partLength, groups, rearrange);
-        NotNull(x, nameof(x), op); NotNull(parts, nameof(parts), op);
+        BackendChecks.JpmGather(x, parts, batch, patchCount, dim, partCount, partLength, shift, groups, rearrange);
         Enter();
         Run(Kernel.JpmGather, Launch.GridFor((long)partCount * batch * (partLength + 1) * dim), Launch.Block,
         [
@@ -702,9 +644,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     public void JpmGatherBackward(DevicePtr dparts, DevicePtr dx, int batch, int patchCount, int dim, int partCount, int partLength,
         int shift, int groups, bool rearrange)
     {
-        const string op = nameof(JpmGatherBackward);
-        CheckJpm(op, batch, patchCount, dim, partCount, partLength, groups, rearrange);
-        NotNull(dparts, nameof(dparts), op); NotNull(dx, nameof(dx), op);
+        BackendChecks.JpmGatherBackward(dparts, dx, batch, patchCount, dim, partCount, partLength, shift, groups, rearrange);
         Enter();
         Run(Kernel.JpmGatherBackward, Launch.GridFor((long)batch * dim), Launch.Block,
         [
@@ -720,11 +660,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     public void CrossEntropy(DevicePtr logits, DevicePtr labels, DevicePtr loss, DevicePtr dlogits, int rows, int classes,
         float smoothing, float gradScale)
     {
-        const string op = nameof(CrossEntropy);
-        Positive(rows, nameof(rows), op); Positive(classes, nameof(classes), op);
-        if (!(smoothing >= 0 && smoothing <= 1))
-            throw new ArgumentOutOfRangeException(nameof(smoothing), smoothing, $"{op}: label smoothing must lie in [0, 1].");
-        NotNull(logits, nameof(logits), op); NotNull(labels, nameof(labels), op); NotNull(loss, nameof(loss), op); NotNull(dlogits, nameof(dlogits), op);
+        BackendChecks.CrossEntropy(logits, labels, loss, dlogits, rows, classes, smoothing, gradScale);
         Enter();
         Run(Kernel.CrossEntropy, 1, 1024,
         [
@@ -768,11 +704,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     /// <inheritdoc/>
     public void SgdStep(DevicePtr param, DevicePtr grad, DevicePtr momentumBuffer, long n, float lr, float momentum, float weightDecay, bool firstStep)
     {
-        const string op = nameof(SgdStep);
-        NonNegative(n, nameof(n), op);
-        if (n == 0) return;
-        NotNull(param, nameof(param), op); NotNull(grad, nameof(grad), op);
-        if (momentum != 0) NotNull(momentumBuffer, nameof(momentumBuffer), op);
+        BackendChecks.SgdStep(param, grad, momentumBuffer, n, lr, momentum, weightDecay, firstStep);
         Enter();
         Run(Kernel.SgdStep, Launch.GridFor(n), Launch.Block,
         [
@@ -785,11 +717,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     public void AdamWStep(DevicePtr param, DevicePtr grad, DevicePtr m, DevicePtr v, long n, float lr, float beta1, float beta2,
         float eps, float weightDecay, int step)
     {
-        const string op = nameof(AdamWStep);
-        NonNegative(n, nameof(n), op);
-        if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), step, $"{op}: step starts at 1.");
-        if (n == 0) return;
-        NotNull(param, nameof(param), op); NotNull(grad, nameof(grad), op); NotNull(m, nameof(m), op); NotNull(v, nameof(v), op);
+        BackendChecks.AdamWStep(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step);
         Enter();
         // Scalars in double, as Python computes them, then rounded to float (same as the CPU backend).
         double bc1 = 1 - Math.Pow(beta1, step), bc2 = 1 - Math.Pow(beta2, step);
@@ -866,16 +794,6 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
         int value;
         CudaDriver.Check(CudaDriver.cuDeviceGetAttribute(&value, attribute, device), "cuDeviceGetAttribute");
         return value;
-    }
-
-    private static void CheckJpm(string op, int batch, int patchCount, int dim, int partCount, int partLength, int groups, bool rearrange)
-    {
-        Positive(batch, nameof(batch), op); Positive(patchCount, nameof(patchCount), op); Positive(dim, nameof(dim), op);
-        Positive(partCount, nameof(partCount), op); Positive(partLength, nameof(partLength), op);
-        if ((long)partCount * partLength > patchCount)
-            throw new ArgumentException($"{op}: {partCount} parts of {partLength} tokens need more than the {patchCount} patches.");
-        if (rearrange && !ShapeMath.ShuffleAllowed(patchCount, groups))
-            throw new ArgumentException($"{op}: {patchCount} patches cannot be shuffled into {groups} groups (N or N + 1 must be divisible by it).");
     }
 
     /// <summary>A one-line summary of the loaded modules (file, target, cache hit), for logs.</summary>
