@@ -272,8 +272,8 @@ public sealed partial class TransReIDGenerator
                 /// <summary>Work buffers of a block's backward.</summary>
                 private readonly record struct BlockScratch({{Ptr}} DBranch, {{Ptr}} TmpD, {{Ptr}} TmpD2, {{Ptr}} TmpH, {{Ptr}} Tmp3D, {{Ptr}} AttScratch);
 
-                /// <summary>x (samples, tokens, {{p.D}}) -> y; xmid receives the stream after the attention residual (may equal x, y in eval).</summary>
-                private void BlockForward(long pw, {{Ptr}} x, {{Ptr}} xmid, {{Ptr}} y, in BlockActs a, int samples, int tokens, {{Ptr}} dropPath1, {{Ptr}} dropPath2)
+                /// <summary>The attention half shared by every block kind: a.Ln1 = LN1(x), a.Qkv, a.Probs, a.Att (all tokens).</summary>
+                private void AttendAll(long pw, {{Ptr}} x, in BlockActs a, int samples, int tokens)
                 {
                     var _b = _core.Backend;
                     {{Ptr}} P = _core.Parameters.Ptr;
@@ -281,6 +281,15 @@ public sealed partial class TransReIDGenerator
                     _b.LayerNorm(x, P + (pw + L_norm1_weight), P + (pw + L_norm1_bias), a.Ln1, a.Mean1, a.Rstd1, rows, {{p.D}}, {{Eps(p)}});
                     _b.Linear(a.Ln1, P + (pw + L_attn_qkv_weight), {{qkvBias("P")}}, a.Qkv, rows, {{p.D}}, {{3 * p.D}});
                     _b.Attention(a.Qkv, a.Probs, a.Att, samples, tokens, {{p.H}}, {{p.Dh}}, {{Scale(p)}});
+                }
+
+                /// <summary>x (samples, tokens, {{p.D}}) -> y; xmid receives the stream after the attention residual (may equal x, y in eval).</summary>
+                private void BlockForward(long pw, {{Ptr}} x, {{Ptr}} xmid, {{Ptr}} y, in BlockActs a, int samples, int tokens, {{Ptr}} dropPath1, {{Ptr}} dropPath2)
+                {
+                    var _b = _core.Backend;
+                    {{Ptr}} P = _core.Parameters.Ptr;
+                    int rows = samples * tokens;
+                    AttendAll(pw, x, a, samples, tokens);
                     _b.Linear(a.Att, P + (pw + L_attn_proj_weight), P + (pw + L_attn_proj_bias), a.Branch, rows, {{p.D}}, {{p.D}});
                     _b.Residual(x, a.Branch, dropPath1, xmid, samples, (long)tokens * {{p.D}});
                     _b.LayerNorm(xmid, P + (pw + L_norm2_weight), P + (pw + L_norm2_bias), a.Ln2, a.Mean2, a.Rstd2, rows, {{p.D}}, {{Eps(p)}});
@@ -299,10 +308,7 @@ public sealed partial class TransReIDGenerator
                 {
                     var _b = _core.Backend;
                     {{Ptr}} P = _core.Parameters.Ptr;
-                    int rows = samples * tokens;
-                    _b.LayerNorm(x, P + (pw + L_norm1_weight), P + (pw + L_norm1_bias), a.Ln1, a.Mean1, a.Rstd1, rows, {{p.D}}, {{Eps(p)}});
-                    _b.Linear(a.Ln1, P + (pw + L_attn_qkv_weight), {{qkvBias("P")}}, a.Qkv, rows, {{p.D}}, {{3 * p.D}});
-                    _b.Attention(a.Qkv, a.Probs, a.Att, samples, tokens, {{p.H}}, {{p.Dh}}, {{Scale(p)}});
+                    AttendAll(pw, x, a, samples, tokens);
                     _b.CopyRows(a.Att, (long)tokens * {{p.D}}, att0, {{p.D}}L, samples, {{p.D}}, 1f, false);
                     _b.CopyRows(x, (long)tokens * {{p.D}}, y0, {{p.D}}L, samples, {{p.D}}, 1f, false);
                     _b.Linear(att0, P + (pw + L_attn_proj_weight), P + (pw + L_attn_proj_bias), a.Branch, samples, {{p.D}}, {{p.D}});

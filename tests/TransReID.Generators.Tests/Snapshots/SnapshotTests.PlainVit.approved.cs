@@ -505,8 +505,8 @@ namespace Sample.Models
         /// <summary>Work buffers of a block's backward.</summary>
         private readonly record struct BlockScratch(global::TransReID.Runtime.DevicePtr DBranch, global::TransReID.Runtime.DevicePtr TmpD, global::TransReID.Runtime.DevicePtr TmpD2, global::TransReID.Runtime.DevicePtr TmpH, global::TransReID.Runtime.DevicePtr Tmp3D, global::TransReID.Runtime.DevicePtr AttScratch);
 
-        /// <summary>x (samples, tokens, 768) -> y; xmid receives the stream after the attention residual (may equal x, y in eval).</summary>
-        private void BlockForward(long pw, global::TransReID.Runtime.DevicePtr x, global::TransReID.Runtime.DevicePtr xmid, global::TransReID.Runtime.DevicePtr y, in BlockActs a, int samples, int tokens, global::TransReID.Runtime.DevicePtr dropPath1, global::TransReID.Runtime.DevicePtr dropPath2)
+        /// <summary>The attention half shared by every block kind: a.Ln1 = LN1(x), a.Qkv, a.Probs, a.Att (all tokens).</summary>
+        private void AttendAll(long pw, global::TransReID.Runtime.DevicePtr x, in BlockActs a, int samples, int tokens)
         {
             var _b = _core.Backend;
             global::TransReID.Runtime.DevicePtr P = _core.Parameters.Ptr;
@@ -514,6 +514,15 @@ namespace Sample.Models
             _b.LayerNorm(x, P + (pw + L_norm1_weight), P + (pw + L_norm1_bias), a.Ln1, a.Mean1, a.Rstd1, rows, 768, 1E-06f);
             _b.Linear(a.Ln1, P + (pw + L_attn_qkv_weight), P + (pw + L_attn_qkv_bias), a.Qkv, rows, 768, 2304);
             _b.Attention(a.Qkv, a.Probs, a.Att, samples, tokens, 12, 64, 0.125f);
+        }
+
+        /// <summary>x (samples, tokens, 768) -> y; xmid receives the stream after the attention residual (may equal x, y in eval).</summary>
+        private void BlockForward(long pw, global::TransReID.Runtime.DevicePtr x, global::TransReID.Runtime.DevicePtr xmid, global::TransReID.Runtime.DevicePtr y, in BlockActs a, int samples, int tokens, global::TransReID.Runtime.DevicePtr dropPath1, global::TransReID.Runtime.DevicePtr dropPath2)
+        {
+            var _b = _core.Backend;
+            global::TransReID.Runtime.DevicePtr P = _core.Parameters.Ptr;
+            int rows = samples * tokens;
+            AttendAll(pw, x, a, samples, tokens);
             _b.Linear(a.Att, P + (pw + L_attn_proj_weight), P + (pw + L_attn_proj_bias), a.Branch, rows, 768, 768);
             _b.Residual(x, a.Branch, dropPath1, xmid, samples, (long)tokens * 768);
             _b.LayerNorm(xmid, P + (pw + L_norm2_weight), P + (pw + L_norm2_bias), a.Ln2, a.Mean2, a.Rstd2, rows, 768, 1E-06f);
@@ -532,10 +541,7 @@ namespace Sample.Models
         {
             var _b = _core.Backend;
             global::TransReID.Runtime.DevicePtr P = _core.Parameters.Ptr;
-            int rows = samples * tokens;
-            _b.LayerNorm(x, P + (pw + L_norm1_weight), P + (pw + L_norm1_bias), a.Ln1, a.Mean1, a.Rstd1, rows, 768, 1E-06f);
-            _b.Linear(a.Ln1, P + (pw + L_attn_qkv_weight), P + (pw + L_attn_qkv_bias), a.Qkv, rows, 768, 2304);
-            _b.Attention(a.Qkv, a.Probs, a.Att, samples, tokens, 12, 64, 0.125f);
+            AttendAll(pw, x, a, samples, tokens);
             _b.CopyRows(a.Att, (long)tokens * 768, att0, 768L, samples, 768, 1f, false);
             _b.CopyRows(x, (long)tokens * 768, y0, 768L, samples, 768, 1f, false);
             _b.Linear(att0, P + (pw + L_attn_proj_weight), P + (pw + L_attn_proj_bias), a.Branch, samples, 768, 768);
