@@ -79,7 +79,7 @@ internal static class EmbedCommand
             for (int i = 0; i < files.Length; i++)
             {
                 if (camera is { } fixedCam) cameras[i] = fixedCam;
-                else if (ImageFolder.TryParseMarketName(files[i], out _, out int cam)) cameras[i] = cam;
+                else if (DatasetReader.TryParseMarketName(files[i], out _, out int cam)) cameras[i] = cam;
                 else throw new CliException($"the model uses camera side information, but '{Path.GetFileName(files[i])}' has no camera in its name (Market style 0001_c3s1_000551_02.jpg) and no --camera was given");
                 if (cameras[i] < 0 || cameras[i] >= info.Cameras)
                     throw new CliException($"camera {cameras[i] + 1} of '{Path.GetFileName(files[i])}' is out of range: the model has {info.Cameras} cameras");

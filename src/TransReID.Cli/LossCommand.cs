@@ -39,7 +39,7 @@ internal static class LossCommand
         var identities = new int[files.Length];
         for (int i = 0; i < files.Length; i++)
         {
-            if (!ImageFolder.TryParseMarketName(files[i], out identities[i], out _))
+            if (!DatasetReader.TryParseMarketName(files[i], out identities[i], out _))
                 throw new CliException($"'{Path.GetFileName(files[i])}' is not a Market-style name (0001_c3s1_000551_02.jpg): the identity label comes from the name");
         }
 

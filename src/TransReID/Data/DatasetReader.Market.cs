@@ -72,6 +72,27 @@ public static partial class DatasetReader
         return images;
     }
 
+    /// <summary>
+    /// Identity and 0-based camera of a Market-1501 style file name (<c>0001_c3s1_000551_02.jpg</c> → 1, 2), parsed
+    /// as the official reader does (first match of <c>(-?digits)_c(digit)</c>); false when the name has none.
+    /// </summary>
+    public static bool TryParseMarketName(string path, out int identity, out int camera)
+    {
+        identity = camera = 0;
+        var match = MarketName().Match(Path.GetFileName(path));
+        if (!match.Success
+            || !int.TryParse(match.Groups[1].ValueSpan, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out identity)
+            || !int.TryParse(match.Groups[2].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out int oneBased)
+            || oneBased < 1)
+        {
+            identity = 0;
+            return false;
+        }
+
+        camera = oneBased - 1;
+        return true;
+    }
+
     /// <summary>Parses (pid, 0-based camera) from a file name; pid −1 is returned as is (junk).</summary>
     private static (int Pid, int Camera) ParsePidCamera(string file, Regex pattern)
     {

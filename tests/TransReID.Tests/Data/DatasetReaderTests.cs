@@ -9,6 +9,18 @@ public sealed class DatasetReaderTests : IDisposable
 {
     private readonly TempDirectory _dir = new();
 
+    [Theory]
+    [InlineData("0001_c3s1_000551_02.jpg", true, 1, 2)]
+    [InlineData("/data/query/-1_c1s1_000001_00.jpg", true, -1, 0)]
+    [InlineData("0002_c6s2_000001_01.png", true, 2, 5)]
+    [InlineData("person_a.png", false, 0, 0)]
+    [InlineData("0001_c0s1_000001_01.jpg", false, 0, 0)]
+    public void TryParseMarketName_gives_identity_and_zero_based_camera(string name, bool ok, int identity, int camera)
+    {
+        Assert.Equal(ok, DatasetReader.TryParseMarketName(name, out int id, out int cam));
+        Assert.Equal((identity, camera), (id, cam));
+    }
+
     public void Dispose() => _dir.Dispose();
 
     private static string Name(string path) => Path.GetFileName(path);
