@@ -42,7 +42,7 @@ public sealed partial class TransReIDGenerator
             string X(string l) => $"A + ({a.FixedSize}L + ({x0}L + {l} * {xStride}L) * b)";
             string SlotAt(string l) => Slot(p, "s0", $"{slot0}L + {l} * {slotStride}L");
             string XMidAt(string l) => XMid(p, "s0", $"{slot0}L + {l} * {slotStride}L");
-            string DropPath(int entry, int count) => $"dropPath ? {a.Ptr("dropPath")} + b * {entry}L : {NullPtr}";
+            string DropPath(int entry) => $"dropPath ? {a.Ptr("dropPath")} + b * {entry}L : {NullPtr}";
             string scratch = $"new BlockScratch({a.Ptr("dbranch")}, {a.Ptr("tmpD")}, {a.Ptr("tmpD2")}, {a.Ptr("tmpH")}, {a.Ptr("tmp3D")}, {a.Ptr("attScratch")})";
             string tripletScratch = $"A + ({a.FixedSize}L + {a.PerSample}L * b)";
 
@@ -130,15 +130,18 @@ public sealed partial class TransReIDGenerator
                 }
 
                 string xLast = X(nb.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                string sb1Mid = "", sb1Acts = "", sb2Mid = "", sb2Acts = "";
                 if (s.Jpm)
                 {
+                    string sb1At = $"{a.Slots["sb1"].Fields[0].Coefficient}L", sb2At = $"{a.Slots["sb2"].Fields[0].Coefficient}L";
+                    (sb1Mid, sb1Acts, sb2Mid, sb2Acts) = (XMid(p, "sb1", sb1At), Slot(p, "sb1", sb1At), XMid(p, "sb2", sb2At), Slot(p, "sb2", sb2At));
                     w.Line("// b1 (global branch)");
-                    w.Line($"BlockForward(O_B1, {xLast}, {XMid(p, "sb1", $"{a.Slots["sb1"].Fields[0].Coefficient}L")}, {a.Ptr("y1")}, {Slot(p, "sb1", $"{a.Slots["sb1"].Fields[0].Coefficient}L")}, batch, {p.T}, {DropPath(2 * nb, 1)}, {DropPath(2 * nb + 1, 1)});");
+                    w.Line($"BlockForward(O_B1, {xLast}, {sb1Mid}, {a.Ptr("y1")}, {sb1Acts}, batch, {p.T}, {DropPath(2 * nb)}, {DropPath(2 * nb + 1)});");
                     w.Line($"_b.CopyRows({a.Ptr("y1")}, {(long)p.T * p.D}L, {a.Ptr("tok")}, {p.D}L, batch, {p.D}, 1f, false);");
                     w.Line($"_b.LayerNorm({a.Ptr("tok")}, P + O_b1_1_weight, P + O_b1_1_bias, {a.Ptr("feat")}, {a.Ptr("tokMean")}, {a.Ptr("tokRstd")}, batch, {p.D}, {Eps(p)});");
                     w.Line("// JPM rearrangement and b2 (shared by all parts, batched)");
                     w.Line($"_b.JpmGather({xLast}, {a.Ptr("parts")}, batch, {p.N}, {p.D}, {p.K}, {p.L}, {s.JpmShift}, {s.JpmShuffleGroups}, {B(s.JpmRearrange)});");
-                    w.Line($"BlockForward(O_B2, {a.Ptr("parts")}, {XMid(p, "sb2", $"{a.Slots["sb2"].Fields[0].Coefficient}L")}, {a.Ptr("y2")}, {Slot(p, "sb2", $"{a.Slots["sb2"].Fields[0].Coefficient}L")}, {p.K} * batch, {p.Tp}, {DropPath(2 * nb + 2, p.K)}, {DropPath(2 * nb + 2 + p.K, p.K)});");
+                    w.Line($"BlockForward(O_B2, {a.Ptr("parts")}, {sb2Mid}, {a.Ptr("y2")}, {sb2Acts}, {p.K} * batch, {p.Tp}, {DropPath(2 * nb + 2)}, {DropPath(2 * nb + 2 + p.K)});");
                     w.Line($"_b.CopyRows({a.Ptr("y2")}, {(long)p.Tp * p.D}L, {a.Ptr("tok")} + b * {p.D}L, {p.D}L, {p.K} * batch, {p.D}, 1f, false);");
                     w.Line($"_b.LayerNorm({a.Ptr("tok")} + b * {p.D}L, P + O_b2_1_weight, P + O_b2_1_bias, {a.Ptr("feat")} + b * {p.D}L, {a.Ptr("tokMean")} + b, {a.Ptr("tokRstd")} + b, {p.K} * batch, {p.D}, {Eps(p)});");
                 }
@@ -189,13 +192,13 @@ public sealed partial class TransReIDGenerator
                     w.Line($"_b.LayerNormBackward({a.Ptr("dfeat")}, {a.Ptr("tok")}, P + O_b1_1_weight, {a.Ptr("tokMean")}, {a.Ptr("tokRstd")}, {a.Ptr("dtok")}, G + O_b1_1_weight, G + O_b1_1_bias, batch, {p.D}, false);");
                     w.Line($"_b.Zero({g}, b * {(long)p.T * p.D}L);");
                     w.Line($"_b.CopyRows({a.Ptr("dtok")}, {p.D}L, {g}, {(long)p.T * p.D}L, batch, {p.D}, 1f, false);");
-                    w.Line($"BlockBackward(O_B1, {xLast}, {XMid(p, "sb1", $"{a.Slots["sb1"].Fields[0].Coefficient}L")}, {Slot(p, "sb1", $"{a.Slots["sb1"].Fields[0].Coefficient}L")}, {scratch}, {g}, batch, {p.T}, {DropPath(2 * nb, 1)}, {DropPath(2 * nb + 1, 1)});");
+                    w.Line($"BlockBackward(O_B1, {xLast}, {sb1Mid}, {sb1Acts}, {scratch}, {g}, batch, {p.T}, {DropPath(2 * nb)}, {DropPath(2 * nb + 1)});");
                     w.Line("// b2 and the JPM scatter back onto the patch tokens (accumulating into the b1 gradient)");
                     string g2 = a.Ptr("g2");
                     w.Line($"_b.LayerNormBackward({a.Ptr("dfeat")} + b * {p.D}L, {a.Ptr("tok")} + b * {p.D}L, P + O_b2_1_weight, {a.Ptr("tokMean")} + b, {a.Ptr("tokRstd")} + b, {a.Ptr("dtok")} + b * {p.D}L, G + O_b2_1_weight, G + O_b2_1_bias, {p.K} * batch, {p.D}, false);");
                     w.Line($"_b.Zero({g2}, b * {(long)p.K * p.Tp * p.D}L);");
                     w.Line($"_b.CopyRows({a.Ptr("dtok")} + b * {p.D}L, {p.D}L, {g2}, {(long)p.Tp * p.D}L, {p.K} * batch, {p.D}, 1f, false);");
-                    w.Line($"BlockBackward(O_B2, {a.Ptr("parts")}, {XMid(p, "sb2", $"{a.Slots["sb2"].Fields[0].Coefficient}L")}, {Slot(p, "sb2", $"{a.Slots["sb2"].Fields[0].Coefficient}L")}, {scratch}, {g2}, {p.K} * batch, {p.Tp}, {DropPath(2 * nb + 2, p.K)}, {DropPath(2 * nb + 2 + p.K, p.K)});");
+                    w.Line($"BlockBackward(O_B2, {a.Ptr("parts")}, {sb2Mid}, {sb2Acts}, {scratch}, {g2}, {p.K} * batch, {p.Tp}, {DropPath(2 * nb + 2)}, {DropPath(2 * nb + 2 + p.K)});");
                     w.Line($"_b.JpmGatherBackward({g2}, {g}, batch, {p.N}, {p.D}, {p.K}, {p.L}, {s.JpmShift}, {s.JpmShuffleGroups}, {B(s.JpmRearrange)});");
                 }
                 else
