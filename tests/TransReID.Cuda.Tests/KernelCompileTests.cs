@@ -117,11 +117,12 @@ public sealed partial class KernelCompileTests
     [Fact]
     public void Every_kernel_in_the_table_is_defined_extern_C_in_its_file()
     {
-        foreach ((string file, string name) in CudaKernels.Entries)
+        foreach ((string file, string name, int maxThreads) in CudaKernels.Entries)
         {
             string source = KernelSources.Read(file);
-            Assert.True(Regex.IsMatch(source, $@"extern ""C"" __global__ void {Regex.Escape(name)}\("),
-                $"{file} does not define extern \"C\" __global__ void {name}(");
+            string bounds = maxThreads > 0 ? $@"__launch_bounds__\({maxThreads}\) " : "";
+            Assert.True(Regex.IsMatch(source, $@"extern ""C"" __global__ void {bounds}{Regex.Escape(name)}\("),
+                $"{file} does not define extern \"C\" __global__ void {bounds.Replace("\\", "", StringComparison.Ordinal)}{name}(");
         }
     }
 
@@ -132,7 +133,10 @@ public sealed partial class KernelCompileTests
         foreach (string file in KernelSources.KernelFiles)
         {
             foreach (Match m in KernelDefinition().Matches(KernelSources.Read(file)))
-                Assert.Contains((file, m.Groups[1].Value), table);
+            {
+                int bounds = m.Groups[1].Success ? int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+                Assert.Contains((file, m.Groups[2].Value, bounds), table);
+            }
         }
     }
 
@@ -146,7 +150,7 @@ public sealed partial class KernelCompileTests
         Assert.Contains("Launch:", header, StringComparison.Ordinal);
         Assert.Contains("Op", header, StringComparison.Ordinal);
         foreach (Match m in KernelDefinition().Matches(source))
-            Assert.True(header.Contains(m.Groups[1].Value, StringComparison.Ordinal), $"{file}'s header does not mention {m.Groups[1].Value}");
+            Assert.True(header.Contains(m.Groups[2].Value, StringComparison.Ordinal), $"{file}'s header does not mention {m.Groups[2].Value}");
     }
 
     private static void AssertCleanCubin(string file, byte[] cubin, string log)
@@ -156,6 +160,6 @@ public sealed partial class KernelCompileTests
         Assert.True(log.Length == 0, $"{file} compiled with messages:\n{log}");
     }
 
-    [GeneratedRegex(@"extern ""C"" __global__ void (\w+)\(")]
+    [GeneratedRegex(@"extern ""C"" __global__ void (?:__launch_bounds__\((\d+)\) )?(\w+)\(")]
     private static partial Regex KernelDefinition();
 }

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using TransReID.Runtime.Interop;
@@ -27,8 +28,10 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     private readonly SafeCudaStreamHandle _stream;
     private readonly SafeCublasHandle _blas;
     private readonly CudaKernels _kernels;
+    private readonly LaunchTracker _launch;
     private readonly nint _s;   // raw stream
     private readonly nint _h;   // raw cuBLAS handle
+    private readonly AllocationCounter _allocations = new();
     private CudaBuffer? _workspace;
     private bool _disposed;
 
@@ -39,6 +42,11 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     public unsafe CudaBackend(int ordinal = 0, bool allowTf32 = false, string? kernelCacheDirectory = null)
     {
         if (!CudaProbe.IsAvailable(ordinal, out string? reason)) throw new InvalidOperationException($"CUDA device {ordinal} is not usable: {reason}");
+        if (LaunchTracker.StickyFault is { } fault)
+        {
+            throw new CudaException($"the CUDA context of this process is unusable after an earlier fault, so no new backend can work until the process ends: {fault}");
+        }
+
         int device;
         CudaDriver.Check(CudaDriver.cuDeviceGet(&device, ordinal), "cuDeviceGet");
         Ordinal = ordinal;
@@ -58,6 +66,9 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
             _stream = new SafeCudaStreamHandle();
             _stream.Attach(stream, _context);
             _s = stream;
+            var limits = new LaunchLimits(Attribute(device, CudaDriver.AttributeMaxThreadsPerBlock),
+                Attribute(device, CudaDriver.AttributeMaxGridDimX), Attribute(device, CudaDriver.AttributeMaxGridDimY));
+            _launch = new LaunchTracker(stream, limits, LaunchTracker.SyncRequestedByEnvironment);
 
             nint blas;
             Cublas.Check(Cublas.cublasCreate_v2(&blas), "cublasCreate_v2");
@@ -75,7 +86,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
             KernelTarget = target;
             _kernels = new CudaKernels(_context, new KernelCompiler(kernelCacheDirectory), target, cubin);
             Name = string.Create(CultureInfo.InvariantCulture,
-                $"CUDA {ordinal}: {DeviceName} (sm_{ComputeCapability}, {MultiprocessorCount} SMs, driver {driverVersion / 1000}.{driverVersion % 1000 / 10}, NVRTC {nvMajor}.{nvMinor} -> {target}, cuBLAS {cublasVersion}{(allowTf32 ? ", TF32" : "")})");
+                $"CUDA {ordinal}: {DeviceName} (sm_{ComputeCapability}, {MultiprocessorCount} SMs, driver {driverVersion / 1000}.{driverVersion % 1000 / 10}, NVRTC {nvMajor}.{nvMinor} -> {target}, cuBLAS {cublasVersion}{(allowTf32 ? ", TF32" : "")}{(_launch.SynchronizeEachLaunch ? ", synchronised after every launch" : "")})");
         }
         catch
         {
@@ -109,6 +120,22 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
 
     /// <summary>The model the kernels are specialised for, or null (generic kernels).</summary>
     public string? SpecializedFor { get; private set; }
+
+    /// <summary>
+    /// Bytes of device memory allocated through <see cref="Allocate"/> (each rounded up to at least 256) and not yet
+    /// disposed. cuBLAS's workspace and the driver's own memory are not included: <see cref="MemoryInfo"/> sees them.
+    /// </summary>
+    public long AllocatedBytes => _allocations.Current;
+
+    /// <summary>The largest <see cref="AllocatedBytes"/> since the backend was created.</summary>
+    public long PeakAllocatedBytes => _allocations.Peak;
+
+    /// <summary>The device's grid and block limits every launch is checked against.</summary>
+    public string LaunchLimits => string.Create(CultureInfo.InvariantCulture,
+        $"{_launch.Limits.MaxThreadsPerBlock} threads per block, grid up to ({_launch.Limits.MaxGridX}, {_launch.Limits.MaxGridY})");
+
+    /// <summary>Whether the stream is synchronised after every launch (<c>TRANSREID_CUDA_SYNC=1</c>).</summary>
+    public bool SynchronizesEachLaunch => _launch.SynchronizeEachLaunch;
 
     internal CudaKernels Kernels => _kernels;
 
@@ -160,7 +187,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
 
         var memory = new SafeCudaMemoryHandle();
         memory.Attach((nint)p, _context);
-        var buffer = new CudaBuffer(memory, elements);
+        var buffer = new CudaBuffer(memory, elements, bytes, _allocations);
         CudaDriver.Check(CudaDriver.cuMemsetD32Async(p, 0, (nuint)(bytes / 4), _s), "cuMemsetD32Async");
         return buffer;
     }
@@ -192,7 +219,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
         fixed (float* p = destination)
         {
             CudaDriver.Check(CudaDriver.cuMemcpyDtoHAsync_v2(p, (ulong)source.Address, (nuint)((long)destination.Length * 4), _s), "cuMemcpyDtoHAsync_v2");
-            CudaDriver.Check(CudaDriver.cuStreamSynchronize(_s), "cuStreamSynchronize");
+            _launch.Synchronize();
         }
     }
 
@@ -205,7 +232,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
         fixed (int* p = destination)
         {
             CudaDriver.Check(CudaDriver.cuMemcpyDtoHAsync_v2(p, (ulong)source.Address, (nuint)((long)destination.Length * 4), _s), "cuMemcpyDtoHAsync_v2");
-            CudaDriver.Check(CudaDriver.cuStreamSynchronize(_s), "cuStreamSynchronize");
+            _launch.Synchronize();
         }
     }
 
@@ -235,7 +262,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     public void Synchronize()
     {
         Enter();
-        CudaDriver.Check(CudaDriver.cuStreamSynchronize(_s), "cuStreamSynchronize");
+        _launch.Synchronize();
     }
 
     /// <summary>
@@ -294,7 +321,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
             beta = 1f;
         }
 
-        Blas.Gemm(_h, false, true, m, n, k, 1f, x, k, w, k, beta, y, n);
+        Gemm(false, true, m, n, k, 1f, x, k, w, k, beta, y, n);
     }
 
     /// <inheritdoc/>
@@ -302,8 +329,8 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     {
         BackendChecks.LinearBackward(dy, x, w, dx, dw, db, m, k, n, accumulateDx);
         Enter();
-        if (!dx.IsNull) Blas.Gemm(_h, false, false, m, k, n, 1f, dy, n, w, k, accumulateDx ? 1f : 0f, dx, k);
-        if (!dw.IsNull) Blas.Gemm(_h, true, false, n, k, m, 1f, dy, n, x, k, 1f, dw, k);
+        if (!dx.IsNull) Gemm(false, false, m, k, n, 1f, dy, n, w, k, accumulateDx ? 1f : 0f, dx, k);
+        if (!dw.IsNull) Gemm(true, false, n, k, m, 1f, dy, n, x, k, 1f, dw, k);
         if (!db.IsNull) BiasGrad(dy, db, m, n);
     }
 
@@ -346,7 +373,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     {
         BackendChecks.PatchEmbedBackward(dy, cols, dw, db, rows, colsPerRow, dim);
         Enter();
-        Blas.Gemm(_h, true, false, dim, colsPerRow, rows, 1f, dy, dim, cols, colsPerRow, 1f, dw, colsPerRow);
+        Gemm(true, false, dim, colsPerRow, rows, 1f, dy, dim, cols, colsPerRow, 1f, dw, colsPerRow);
         if (!db.IsNull) BiasGrad(dy, db, rows, dim);
     }
 
@@ -511,7 +538,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     /// the heads, or a loop over heads batching the samples.
     /// </summary>
     private void HeadGemms(int batch, int heads, bool transA, bool transB, int m, int n, int k, float alpha, HeadOperand a, int lda,
-        HeadOperand b, int ldb, float beta, HeadOperand c, int ldc)
+        HeadOperand b, int ldb, float beta, HeadOperand c, int ldc, [CallerMemberName] string op = "")
     {
         if (batch <= heads)
         {
@@ -519,6 +546,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
             {
                 Blas.GemmStridedBatched(_h, transA, transB, m, n, k, alpha, a.Base + s * a.SampleStride, lda, a.HeadStride,
                     b.Base + s * b.SampleStride, ldb, b.HeadStride, beta, c.Base + s * c.SampleStride, ldc, c.HeadStride, heads);
+                _launch.Library("cublasSgemmStridedBatched", op);
             }
         }
         else
@@ -527,6 +555,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
             {
                 Blas.GemmStridedBatched(_h, transA, transB, m, n, k, alpha, a.Base + h * a.HeadStride, lda, a.SampleStride,
                     b.Base + h * b.HeadStride, ldb, b.SampleStride, beta, c.Base + h * c.HeadStride, ldc, c.SampleStride, batch);
+                _launch.Library("cublasSgemmStridedBatched", op);
             }
         }
     }
@@ -686,7 +715,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
         Enter();
         long nn = (long)rows * rows;
         DevicePtr work = scratch + nn;
-        Blas.Gemm(_h, false, true, rows, rows, dim, 1f, x, dim, x, dim, 0f, scratch, rows);   // Gram matrix
+        Gemm(false, true, rows, rows, dim, 1f, x, dim, x, dim, 0f, scratch, rows);   // Gram matrix
         Run(Kernel.TripletMine, 1, Launch.Block,
         [
             Launch.P(scratch), Launch.P(labels), Launch.P(loss), Launch.P(work), Launch.I(rows), Launch.F(margin), Launch.B(normalize),
@@ -765,7 +794,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
             if (_workspace != null)
             {
                 // Work queued earlier may still read the old workspace.
-                CudaDriver.Check(CudaDriver.cuStreamSynchronize(_s), "cuStreamSynchronize");
+                _launch.Synchronize();
                 _workspace.Dispose();
                 _workspace = null;
             }
@@ -776,11 +805,24 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
         return _workspace.Ptr;
     }
 
-    private void Run(Kernel kernel, uint grid, int block, ReadOnlySpan<ulong> args) =>
-        Run(kernel, grid, 1, (uint)block, 1, 0, args);
+    private void Run(Kernel kernel, uint grid, int block, ReadOnlySpan<ulong> args, [CallerMemberName] string op = "") =>
+        Run(kernel, grid, 1, (uint)block, 1, 0, args, op);
 
-    private void Run(Kernel kernel, uint gridX, uint gridY, uint blockX, uint blockY, uint sharedBytes, ReadOnlySpan<ulong> args) =>
-        Launch.Run(_kernels[kernel], CudaKernels.NameOf(kernel), gridX, gridY, blockX, blockY, sharedBytes, _s, args);
+    private void Run(Kernel kernel, uint gridX, uint gridY, uint blockX, uint blockY, uint sharedBytes, ReadOnlySpan<ulong> args,
+        [CallerMemberName] string op = "")
+    {
+        if (gridX == 0 || gridY == 0) return; // an empty tensor: nothing to launch (and no module to load)
+        _launch.Kernel(_kernels[kernel], CudaKernels.NameOf(kernel), CudaKernels.MaxThreadsOf(kernel), gridX, gridY, blockX, blockY,
+            sharedBytes, args, op);
+    }
+
+    /// <summary>A row-major GEMM on cuBLAS (<see cref="Blas.Gemm"/>), recorded for fault reports.</summary>
+    private void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, DevicePtr a, int lda, DevicePtr b, int ldb, float beta,
+        DevicePtr c, int ldc, [CallerMemberName] string op = "")
+    {
+        Blas.Gemm(_h, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        _launch.Library("cublasSgemm_v2", op);
+    }
 
     private static unsafe string QueryName(int device)
     {

@@ -47,7 +47,7 @@ internal enum Kernel
 /// </summary>
 internal sealed class CudaKernels : IDisposable
 {
-    private static readonly (string File, string Name)[] Table = BuildTable();
+    private static readonly (string File, string Name, int MaxThreads)[] Table = BuildTable();
 
     private readonly SafeCudaContextHandle _context;
     private readonly KernelCompiler _compiler;
@@ -82,21 +82,50 @@ internal sealed class CudaKernels : IDisposable
         {
             nint f = _functions[(int)kernel];
             if (f != 0) return f;
-            (string file, string name) = Table[(int)kernel];
+            (string file, string name, _) = Table[(int)kernel];
             if (!_modules.TryGetValue(file, out KernelModule? module))
             {
                 module = KernelModule.Load(_context, _compiler, file, _target, _cubin, _options);
                 _modules[file] = module;
             }
 
-            f = module.Function(name);
+            if (!module.TryFunction(name, out f, out int status))
+            {
+                if (!module.Image.FromCache) throw CudaDriver.Failure(status, "cuModuleGetFunction", $"kernel '{name}' in {file}");
+
+                // A cached image that lacks one of the file's kernels is stale or damaged: drop it, compile afresh.
+                Forget(file, module);
+                _compiler.Invalidate(module.Image);
+                module = KernelModule.Load(_context, _compiler, file, _target, _cubin, _options);
+                _modules[file] = module;
+                f = module.Function(name);
+            }
+
             _functions[(int)kernel] = f;
             return f;
         }
     }
 
-    /// <summary>Every kernel's (file, name), indexed by <see cref="Kernel"/>.</summary>
-    public static IReadOnlyList<(string File, string Name)> Entries => Table;
+    /// <summary>Unloads one file's module and forgets the function handles taken from it.</summary>
+    private void Forget(string file, KernelModule module)
+    {
+        for (int i = 0; i < Table.Length; i++)
+        {
+            if (Table[i].File == file) _functions[i] = 0;
+        }
+
+        _modules.Remove(file);
+        module.Dispose();
+    }
+
+    /// <summary>
+    /// Every kernel's (file, name, maximum threads per block), indexed by <see cref="Kernel"/>. The maximum is the
+    /// kernel's <c>__launch_bounds__</c> (kernels that assume a block shape), or 0 when only the device limits apply.
+    /// </summary>
+    public static IReadOnlyList<(string File, string Name, int MaxThreads)> Entries => Table;
+
+    /// <summary>The <c>__launch_bounds__</c> of a kernel, or 0 when it has none.</summary>
+    public static int MaxThreadsOf(Kernel kernel) => Table[(int)kernel].MaxThreads;
 
     /// <summary>The <c>extern "C"</c> name of a kernel (for error messages).</summary>
     public static string NameOf(Kernel kernel) => Table[(int)kernel].Name;
@@ -124,29 +153,29 @@ internal sealed class CudaKernels : IDisposable
         Array.Clear(_functions);
     }
 
-    private static (string, string)[] BuildTable()
+    private static (string, string, int)[] BuildTable()
     {
-        var t = new (string, string)[Enum.GetValues<Kernel>().Length];
-        void Set(Kernel k, string file, string name) => t[(int)k] = (file, name);
+        var t = new (string, string, int)[Enum.GetValues<Kernel>().Length];
+        void Set(Kernel k, string file, string name, int maxThreads = 0) => t[(int)k] = (file, name, maxThreads);
         Set(Kernel.BiasBroadcast, "linear.cu", "bias_broadcast");
-        Set(Kernel.BiasGradPartial, "linear.cu", "bias_grad_partial");
+        Set(Kernel.BiasGradPartial, "linear.cu", "bias_grad_partial", 256);
         Set(Kernel.BiasGradFinish, "linear.cu", "bias_grad_finish");
         Set(Kernel.Im2Col, "embed.cu", "im2col");
         Set(Kernel.TokenEmbedForward, "embed.cu", "token_embed_forward");
         Set(Kernel.TokenEmbedPatchGrad, "embed.cu", "token_embed_patch_grad");
         Set(Kernel.TokenEmbedPosGrad, "embed.cu", "token_embed_pos_grad");
-        Set(Kernel.TokenEmbedSampleSums, "embed.cu", "token_embed_sample_sums");
+        Set(Kernel.TokenEmbedSampleSums, "embed.cu", "token_embed_sample_sums", 256);
         Set(Kernel.TokenEmbedSieScatter, "embed.cu", "token_embed_sie_scatter");
-        Set(Kernel.LayerNormForward, "layernorm.cu", "layernorm_forward");
-        Set(Kernel.LayerNormBackwardDx, "layernorm.cu", "layernorm_backward_dx");
-        Set(Kernel.LayerNormBackwardDParams, "layernorm.cu", "layernorm_backward_dparams");
+        Set(Kernel.LayerNormForward, "layernorm.cu", "layernorm_forward", 256);
+        Set(Kernel.LayerNormBackwardDx, "layernorm.cu", "layernorm_backward_dx", 256);
+        Set(Kernel.LayerNormBackwardDParams, "layernorm.cu", "layernorm_backward_dparams", 256);
         Set(Kernel.LayerNormBackwardFinish, "layernorm.cu", "layernorm_backward_finish");
-        Set(Kernel.BatchNormTrain, "batchnorm.cu", "batchnorm_train");
+        Set(Kernel.BatchNormTrain, "batchnorm.cu", "batchnorm_train", 256);
         Set(Kernel.BatchNormEval, "batchnorm.cu", "batchnorm_eval");
-        Set(Kernel.BatchNormEvalBackward, "batchnorm.cu", "batchnorm_eval_backward");
-        Set(Kernel.BatchNormBackward, "batchnorm.cu", "batchnorm_backward");
-        Set(Kernel.SoftmaxForward, "attention.cu", "softmax_forward");
-        Set(Kernel.SoftmaxBackward, "attention.cu", "softmax_backward");
+        Set(Kernel.BatchNormEvalBackward, "batchnorm.cu", "batchnorm_eval_backward", 128);
+        Set(Kernel.BatchNormBackward, "batchnorm.cu", "batchnorm_backward", 256);
+        Set(Kernel.SoftmaxForward, "attention.cu", "softmax_forward", 256);
+        Set(Kernel.SoftmaxBackward, "attention.cu", "softmax_backward", 256);
         Set(Kernel.GeluForward, "gelu.cu", "gelu_forward");
         Set(Kernel.GeluBackward, "gelu.cu", "gelu_backward");
         Set(Kernel.Residual, "elementwise.cu", "residual");
@@ -154,12 +183,12 @@ internal sealed class CudaKernels : IDisposable
         Set(Kernel.CopyRows, "elementwise.cu", "copy_rows");
         Set(Kernel.JpmGather, "jpm.cu", "jpm_gather");
         Set(Kernel.JpmGatherBackward, "jpm.cu", "jpm_gather_backward");
-        Set(Kernel.CrossEntropy, "cross_entropy.cu", "cross_entropy");
-        Set(Kernel.TripletMine, "triplet.cu", "triplet_mine");
-        Set(Kernel.TripletGrad, "triplet.cu", "triplet_grad");
+        Set(Kernel.CrossEntropy, "cross_entropy.cu", "cross_entropy", 1024);
+        Set(Kernel.TripletMine, "triplet.cu", "triplet_mine", 256);
+        Set(Kernel.TripletGrad, "triplet.cu", "triplet_grad", 256);
         Set(Kernel.SgdStep, "optimizer.cu", "sgd_step");
         Set(Kernel.AdamWStep, "optimizer.cu", "adamw_step");
-        foreach ((string file, string _) in t)
+        foreach ((string file, string _, int _) in t)
         {
             if (file == null) throw new InvalidOperationException("a Kernel value has no entry in the kernel table");
         }

@@ -123,7 +123,8 @@ internal sealed class KernelCompiler
     /// </summary>
     public static List<string> Options(string target, IReadOnlyList<KeyValuePair<string, long>> defines)
     {
-        var options = new List<string> { $"--gpu-architecture={target}", "--std=c++17" };
+        // -lineinfo: source lines in the image, so compute-sanitizer and the driver's fault reports name the .cu line.
+        var options = new List<string> { $"--gpu-architecture={target}", "--std=c++17", "-lineinfo" };
         foreach (KeyValuePair<string, long> d in defines)
         {
             ValidateDefineName(d.Key);
@@ -290,7 +291,8 @@ internal sealed class KernelCompiler
             && BinaryPrimitives.ReadInt32LittleEndian(s[8..]) == FormatVersion
             && BinaryPrimitives.ReadInt32LittleEndian(s[12..]) == (cubin ? 0 : 1)
             && BinaryPrimitives.ReadInt64LittleEndian(s[16..]) == s.Length - HeaderBytes
-            && SHA256.HashData(s[HeaderBytes..]).AsSpan().SequenceEqual(s[24..HeaderBytes]);
+            && SHA256.HashData(s[HeaderBytes..]).AsSpan().SequenceEqual(s[24..HeaderBytes])
+            && LooksLikeImage(s[HeaderBytes..], cubin);
         if (!valid)
         {
             // Corrupt, truncated or from another format: never trusted, removed so it is rewritten.
@@ -310,6 +312,25 @@ internal sealed class KernelCompiler
 
         data = s[HeaderBytes..].ToArray();
         return true;
+    }
+
+    /// <summary>
+    /// Whether a payload has the shape of what NVRTC produces: a CUBIN is a 64-bit little-endian ELF file
+    /// (<c>\x7FELF</c>, class 2, data 1) for the CUDA machine (e_machine 190); PTX is text with one NUL at its end
+    /// and <c>.version</c> and <c>.target</c> directives. A cache entry whose checksum matches but whose payload is not
+    /// such an image (written by another program, or by a bug) is never handed to the driver.
+    /// </summary>
+    public static bool LooksLikeImage(ReadOnlySpan<byte> data, bool cubin)
+    {
+        if (cubin)
+        {
+            const ushort CudaMachine = 190; // EM_CUDA
+            return data.Length >= 64 && data[0] == 0x7F && data[1] == (byte)'E' && data[2] == (byte)'L' && data[3] == (byte)'F'
+                && data[4] == 2 && data[5] == 1 && BinaryPrimitives.ReadUInt16LittleEndian(data[18..]) == CudaMachine;
+        }
+
+        if (data.Length == 0 || data[^1] != 0 || data[..^1].IndexOf((byte)0) >= 0) return false;
+        return data.IndexOf(".version"u8) >= 0 && data.IndexOf(".target"u8) >= 0;
     }
 
     /// <summary>Writes a well-formed cache entry (header with length and SHA-256, then the payload), atomically.</summary>

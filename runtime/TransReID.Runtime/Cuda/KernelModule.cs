@@ -60,18 +60,27 @@ internal sealed class KernelModule : IDisposable
     }
 
     /// <summary>The <c>extern "C"</c> kernel <paramref name="name"/> of this module.</summary>
-    public unsafe nint Function(string name)
+    public nint Function(string name)
     {
-        if (_functions.TryGetValue(name, out nint f)) return f;
-        byte[] bytes = Encoding.ASCII.GetBytes(name + "\0");
-        fixed (byte* p = bytes)
+        if (TryFunction(name, out nint f, out int status)) return f;
+        throw CudaDriver.Failure(status, "cuModuleGetFunction", $"kernel '{name}' in {FileName}");
+    }
+
+    /// <summary>Looks up a kernel; false (with the driver's status) when the image does not contain it.</summary>
+    public unsafe bool TryFunction(string name, out nint function, out int status)
+    {
+        if (_functions.TryGetValue(name, out function))
         {
-            int r = CudaDriver.cuModuleGetFunction(&f, _module.DangerousGetHandle(), p);
-            if (r != CudaDriver.Success) throw CudaDriver.Failure(r, "cuModuleGetFunction", $"kernel '{name}' in {FileName}");
+            status = CudaDriver.Success;
+            return true;
         }
 
-        _functions[name] = f;
-        return f;
+        byte[] bytes = Encoding.ASCII.GetBytes(name + "\0");
+        nint f;
+        fixed (byte* p = bytes) status = CudaDriver.cuModuleGetFunction(&f, _module.DangerousGetHandle(), p);
+        function = status == CudaDriver.Success ? f : 0;
+        if (function != 0) _functions[name] = function;
+        return function != 0;
     }
 
     /// <inheritdoc/>

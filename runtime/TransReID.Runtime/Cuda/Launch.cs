@@ -4,7 +4,7 @@ using TransReID.Runtime.Interop;
 namespace TransReID.Runtime.Cuda;
 
 /// <summary>
-/// Kernel launches: grid arithmetic with its checks, and argument packing. Every kernel argument travels in an
+/// Kernel launch arithmetic and argument packing (the launch itself, with its checks: <see cref="LaunchTracker"/>). Every kernel argument travels in an
 /// 8-byte slot (<see cref="P"/>, <see cref="I"/>, <see cref="L"/>, <see cref="F"/>); the driver reads the
 /// parameter's own size from the start of the slot, which on little-endian x86-64 and AArch64 is the value.
 /// </summary>
@@ -43,22 +43,4 @@ internal static class Launch
 
     /// <summary>A float argument.</summary>
     public static ulong F(float v) => BitConverter.SingleToUInt32Bits(v);
-
-    /// <summary>Launches <paramref name="function"/> on <paramref name="stream"/> with the packed arguments.</summary>
-    public static unsafe void Run(nint function, string name, uint gridX, uint gridY, uint blockX, uint blockY, uint sharedBytes,
-        nint stream, ReadOnlySpan<ulong> args)
-    {
-        if (gridX == 0 || gridY == 0) return; // nothing to do (an empty tensor)
-        void** pointers = stackalloc void*[Math.Max(1, args.Length)];
-        fixed (ulong* a = args)
-        {
-            for (int i = 0; i < args.Length; i++) pointers[i] = a + i;
-            int r = CudaDriver.cuLaunchKernel(function, gridX, gridY, 1, blockX, blockY, 1, sharedBytes, stream, pointers, null);
-            if (r != CudaDriver.Success)
-            {
-                throw CudaDriver.Failure(r, "cuLaunchKernel",
-                    $"kernel {name}, grid ({gridX}, {gridY}), block ({blockX}, {blockY}), {sharedBytes} bytes of dynamic shared memory");
-            }
-        }
-    }
 }

@@ -22,7 +22,11 @@ internal static unsafe partial class CudaDriver
     public const int ErrorUnsupportedPtxVersion = 222;
 
     // CUdevice_attribute values (cuda.h).
+    public const int AttributeMaxThreadsPerBlock = 1;
+    public const int AttributeMaxGridDimX = 5;
+    public const int AttributeMaxGridDimY = 6;
     public const int AttributeMaxSharedMemoryPerBlock = 8;
+    public const int AttributeClockRate = 13;   // peak SM clock in kHz
     public const int AttributeMultiprocessorCount = 16;
     public const int AttributeComputeCapabilityMajor = 75;
     public const int AttributeComputeCapabilityMinor = 76;

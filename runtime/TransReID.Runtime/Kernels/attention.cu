@@ -55,7 +55,7 @@ __device__ __forceinline__ void softmax_row(float* __restrict__ s, int nArg)
     }
 }
 
-extern "C" __global__ void softmax_forward(float* __restrict__ s, i64 rows, int n)
+extern "C" __global__ void __launch_bounds__(256) softmax_forward(float* __restrict__ s, i64 rows, int n)
 {
     const i64 row = (i64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     if (row >= rows) return;
@@ -98,7 +98,7 @@ __device__ __forceinline__ void softmax_backward_row(const float* __restrict__ p
     }
 }
 
-extern "C" __global__ void softmax_backward(const float* __restrict__ p, float* __restrict__ d, i64 rows, int n)
+extern "C" __global__ void __launch_bounds__(256) softmax_backward(const float* __restrict__ p, float* __restrict__ d, i64 rows, int n)
 {
     const i64 row = (i64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     if (row >= rows) return;

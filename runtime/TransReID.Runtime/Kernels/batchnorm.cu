@@ -24,7 +24,7 @@ __device__ __forceinline__ float column_block_sum(float v, float (*tile)[33])
     return s;
 }
 
-extern "C" __global__ void batchnorm_train(const float* __restrict__ x, const float* __restrict__ gamma,
+extern "C" __global__ void __launch_bounds__(256) batchnorm_train(const float* __restrict__ x, const float* __restrict__ gamma,
     const float* __restrict__ beta, float* __restrict__ y, float* __restrict__ mean, float* __restrict__ rstd,
     float* __restrict__ runningMean, float* __restrict__ runningVar, int rows, int channels, float eps, float momentum)
 {
@@ -78,7 +78,7 @@ extern "C" __global__ void batchnorm_eval(const float* __restrict__ x, const flo
     }
 }
 
-extern "C" __global__ void batchnorm_backward(const float* __restrict__ dy, const float* __restrict__ x,
+extern "C" __global__ void __launch_bounds__(256) batchnorm_backward(const float* __restrict__ dy, const float* __restrict__ x,
     const float* __restrict__ gamma, const float* __restrict__ mean, const float* __restrict__ rstd, float* __restrict__ dx,
     float* __restrict__ dgamma, float* __restrict__ dbeta, int rows, int channels, int accumulate)
 {
@@ -120,7 +120,7 @@ extern "C" __global__ void batchnorm_backward(const float* __restrict__ dy, cons
 // Eval-mode backward (running statistics constant): one thread per channel walks the rows.
 // dx = dy * gamma / sqrt(var + eps) (accumulated when asked); dgamma += sum dy * xhat; dbeta += sum dy.
 // Launch: 1-D, one thread per channel.
-extern "C" __global__ void batchnorm_eval_backward(const float* __restrict__ dy, const float* __restrict__ x,
+extern "C" __global__ void __launch_bounds__(128) batchnorm_eval_backward(const float* __restrict__ dy, const float* __restrict__ x,
     const float* __restrict__ gamma, const float* __restrict__ runningMean, const float* __restrict__ runningVar,
     float* __restrict__ dx, float* __restrict__ dgamma, float* __restrict__ dbeta, int rows, int channels, float eps, int accumulate)
 {

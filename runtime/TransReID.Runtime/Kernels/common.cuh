@@ -2,6 +2,9 @@
 // headers are needed). Conventions of all kernels:
 //   * tensors are row-major float32 (int32 where named), element indices are 64-bit (i64);
 //   * blockDim.x * blockDim.y is a multiple of 32 and at most 1024 wherever a block or warp reduction is used;
+//   * a kernel that assumes its block shape (shared tiles of 32 x 8, one warp per row, 32 partial sums) says so
+//     with __launch_bounds__(N), N = the block it is launched with; the backend's kernel table repeats N and
+//     refuses a larger block before the driver sees it;
 //   * reductions accumulate in float in a fixed order, so every kernel is deterministic run to run;
 //   * model constants come from IKernelSpecializer.Specialize as -DNAME=value. Kernels use them only when the
 //     runtime size equals the constant (template fast path) and fall back to the generic path otherwise, so a

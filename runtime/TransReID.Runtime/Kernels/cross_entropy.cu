@@ -9,7 +9,7 @@
 //         warp order, so the loss is deterministic. Rows are a batch (tens to hundreds) and C a few thousand at most.
 #include "common.cuh"
 
-extern "C" __global__ void cross_entropy(const float* logits, const int* __restrict__ labels, float* __restrict__ loss,
+extern "C" __global__ void __launch_bounds__(1024) cross_entropy(const float* logits, const int* __restrict__ labels, float* __restrict__ loss,
     float* dlogits, int rows, int classes, float smoothing, float gradScale)
 {
     __shared__ float partial[32];

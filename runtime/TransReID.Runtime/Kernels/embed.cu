@@ -77,7 +77,7 @@ extern "C" __global__ void token_embed_pos_grad(const float* __restrict__ dx, fl
     }
 }
 
-extern "C" __global__ void token_embed_sample_sums(const float* __restrict__ dx, float* __restrict__ work, int tokens, int dim)
+extern "C" __global__ void __launch_bounds__(256) token_embed_sample_sums(const float* __restrict__ dx, float* __restrict__ work, int tokens, int dim)
 {
     __shared__ float tile[8][33];
     const int d = blockIdx.x * 32 + threadIdx.x;

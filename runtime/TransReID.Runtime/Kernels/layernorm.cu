@@ -70,7 +70,7 @@ __device__ __forceinline__ void layernorm_row(const float* xr, const float* __re
     }
 }
 
-extern "C" __global__ void layernorm_forward(const float* x, const float* __restrict__ gamma,
+extern "C" __global__ void __launch_bounds__(256) layernorm_forward(const float* x, const float* __restrict__ gamma,
     const float* __restrict__ beta, float* y, float* __restrict__ mean, float* __restrict__ rstd, i64 rows, int dim,
     float eps)
 {
@@ -135,7 +135,7 @@ __device__ __forceinline__ void layernorm_backward_row(const float* dyr, const f
     }
 }
 
-extern "C" __global__ void layernorm_backward_dx(const float* dy, const float* __restrict__ x,
+extern "C" __global__ void __launch_bounds__(256) layernorm_backward_dx(const float* dy, const float* __restrict__ x,
     const float* __restrict__ gamma, const float* __restrict__ mean, const float* __restrict__ rstd, float* dx,
     i64 rows, int dim, int accumulate)
 {
@@ -148,7 +148,7 @@ extern "C" __global__ void layernorm_backward_dx(const float* dy, const float* _
         layernorm_backward_row<0>(dy + o, x + o, gamma, mean[row], rstd[row], dx + o, dim, accumulate != 0);
 }
 
-extern "C" __global__ void layernorm_backward_dparams(const float* __restrict__ dy, const float* __restrict__ x,
+extern "C" __global__ void __launch_bounds__(256) layernorm_backward_dparams(const float* __restrict__ dy, const float* __restrict__ x,
     const float* __restrict__ mean, const float* __restrict__ rstd, i64 rows, int dim, int rowsPerChunk,
     float* __restrict__ partial, float* __restrict__ dgamma, float* __restrict__ dbeta)
 {

@@ -13,7 +13,7 @@ extern "C" __global__ void bias_broadcast(const float* __restrict__ b, float* __
     TR_GRID_STRIDE(i, rows * n) y[i] = b[i % n];
 }
 
-extern "C" __global__ void bias_grad_partial(const float* __restrict__ dy, i64 rows, int n, int rowsPerChunk,
+extern "C" __global__ void __launch_bounds__(256) bias_grad_partial(const float* __restrict__ dy, i64 rows, int n, int rowsPerChunk,
     float* __restrict__ partial, float* __restrict__ db)
 {
     __shared__ float tile[8][33];

@@ -20,7 +20,7 @@ __device__ __forceinline__ float triplet_norm(const float* gram, int n, int i, i
     return normalize ? sqrtf(gram[(i64)i * n + i]) + 1e-12f : 1.0f;
 }
 
-extern "C" __global__ void triplet_mine(const float* __restrict__ gram, const int* __restrict__ labels, float* __restrict__ loss,
+extern "C" __global__ void __launch_bounds__(256) triplet_mine(const float* __restrict__ gram, const int* __restrict__ labels, float* __restrict__ loss,
     float* __restrict__ work, int n, float margin, int normalize, float gradScale)
 {
     __shared__ float partial[32];
@@ -116,7 +116,7 @@ __device__ __forceinline__ float triplet_dxhat(const float* __restrict__ x, int 
     return g;
 }
 
-extern "C" __global__ void triplet_grad(const float* __restrict__ x, const float* __restrict__ gram, const float* __restrict__ work,
+extern "C" __global__ void __launch_bounds__(256) triplet_grad(const float* __restrict__ x, const float* __restrict__ gram, const float* __restrict__ work,
     float* __restrict__ dx, int n, int dim, int normalize, int accumulate)
 {
     extern __shared__ float shared[];

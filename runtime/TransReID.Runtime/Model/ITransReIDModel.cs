@@ -87,6 +87,9 @@ public interface ITransReIDModel<TSelf> : ITransReIDModel
     /// <summary>A new model on a device, initialised from scratch with a seed.</summary>
     static abstract TSelf Create(Device device, int seed);
 
+    /// <summary>A new model on a backend the caller made (e.g. CUDA with TF32); the model owns and disposes it.</summary>
+    static abstract TSelf Create(IBackend backend, int seed);
+
     /// <summary>The model's numbers.</summary>
     static abstract ModelInfo ModelInfo { get; }
 }

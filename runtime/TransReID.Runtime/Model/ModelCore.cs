@@ -76,11 +76,31 @@ public sealed class ModelCore : IDisposable
                 _arenas.Remove(key);
             }
 
-            buffer = Backend.Allocate(floats);
+            buffer = AllocateArena(batch, floats);
             _arenas.Add((batch, mode), buffer);
         }
 
         return buffer.Ptr;
+    }
+
+    /// <summary>Allocates an arena; out of device memory, the error says how large a batch would fit.</summary>
+    private DeviceBuffer AllocateArena(int batch, long floats)
+    {
+        try
+        {
+            return Backend.Allocate(floats);
+        }
+        catch (Interop.CudaException e) when (e.StatusName == "CUDA_ERROR_OUT_OF_MEMORY" && Backend is Cuda.CudaBackend cuda)
+        {
+            long bytes = floats * sizeof(float);
+            long free = cuda.MemoryInfo().Free;
+            long fit = batch * (free / (double)bytes) is var f && f >= 1 ? (long)f : 0;
+            string advice = fit >= 1
+                ? string.Create(CultureInfo.InvariantCulture, $"try a batch of at most {fit}")
+                : "even a batch of 1 does not fit: free device memory (other processes, other models) or use a smaller model";
+            throw new Interop.CudaException(e.Library, e.Function, e.Status, e.StatusName, string.Create(CultureInfo.InvariantCulture,
+                $"out of device memory: the activations of {ModelName} for a batch of {batch} need {bytes:N0} bytes and {free:N0} bytes are free on {cuda.DeviceName}; {advice} ({e.Message})"));
+        }
     }
 
     /// <summary>Index of a tensor in the table.</summary>
