@@ -2,6 +2,7 @@
 # One entry point for the two jobs in README.md:
 #   ./build.sh quickstart   synthetic data -> train -> evaluate (the main job, CPU or GPU)
 #   ./build.sh test         build with warnings as errors, then every test project (GPU tests skip without a device)
+#   ./build.sh gpu-prepare  stage .device/ for the one-call GPU check; ./build.sh gpu-dry-run runs it on the emulator
 set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -33,8 +34,16 @@ case "${1:-test}" in
     setup_openblas
     dotnet run --project samples/QuickStart -c Release -- "$@"
     ;;
+  gpu-prepare)
+    # stage .device/ for the one-call GPU check (tools/gpu-check/gpu-check.sh; docs/gpu.md)
+    bash tools/gpu-check/prepare.sh
+    ;;
+  gpu-dry-run)
+    # the staged GPU check, run here on the CPU emulator of the CUDA API (no GPU needed)
+    bash tools/gpu-check/dry-run.sh
+    ;;
   *)
-    echo "usage: ./build.sh test|quickstart [args]" >&2
+    echo "usage: ./build.sh test|quickstart|gpu-prepare|gpu-dry-run [args]" >&2
     exit 2
     ;;
 esac

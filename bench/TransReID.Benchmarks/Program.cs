@@ -17,6 +17,9 @@ internal static class Program
         ["train"] = ("CPU TrainStep images/s of the Market stride model (batch 16), per GEMM provider", ModelBench.Train),
         ["profile"] = ("time per backend op of one Embed (--train: TrainStep) of the Market stride model", ProfileBench.Run),
         ["evaluate"] = ("evaluation protocol (CMC/mAP) on a Market-1501-sized synthetic problem", EvalBench.Run),
+        ["cuda-info"] = ("CUDA backend, memory, launch limits, NVRTC header probe (GPU check)", DeviceTools.Info),
+        ["weights"] = ("PATH [SEED]: random Market stride weights with the official names (GPU check)", DeviceTools.Weights),
+        ["compare"] = ("A B [TOL]: relative L2 of the 'embeddings' of two CLI outputs (GPU check)", DeviceTools.Compare),
     };
 
     public static int Main(string[] args)
