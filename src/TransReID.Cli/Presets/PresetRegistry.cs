@@ -6,8 +6,12 @@ using TransReID.Runtime.Model;
 
 namespace TransReID.Cli.Presets;
 
-/// <summary>A named model compiled into the CLI by the same generator a user's project runs.</summary>
-internal sealed record Preset(string Name, string Description, ModelInfo Info, Func<Device, int, ITransReIDModel> Create);
+/// <summary>
+/// A named model compiled into the CLI by the same generator a user's project runs: <see cref="Create"/> makes it on a
+/// device, <see cref="CreateOn"/> on a backend the caller configured (e.g. CUDA with TF32; the model then owns it).
+/// </summary>
+internal sealed record Preset(string Name, string Description, ModelInfo Info, Func<Device, int, ITransReIDModel> Create,
+    Func<IBackend, int, ITransReIDModel> CreateOn);
 
 /// <summary>The presets the CLI offers (<c>transreid presets</c> lists them).</summary>
 internal static class PresetRegistry
@@ -24,7 +28,8 @@ internal static class PresetRegistry
     ];
 
     private static Preset Make<T>(string name, string description)
-        where T : ITransReIDModel<T> => new(name, description, T.ModelInfo, (device, seed) => T.Create(device, seed));
+        where T : ITransReIDModel<T> =>
+        new(name, description, T.ModelInfo, (device, seed) => T.Create(device, seed), (backend, seed) => T.Create(backend, seed));
 
     public static Preset Find(string name) =>
         All.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))

@@ -1,0 +1,351 @@
+using System;
+using System.Collections.Generic;
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Spectre.Console;
+using TransReID.Cli.Presets;
+using TransReID.Runtime;
+using TransReID.Runtime.Cpu;
+using TransReID.Runtime.Cuda;
+using TransReID.Runtime.IO;
+using TransReID.Runtime.Model;
+
+namespace TransReID.Cli;
+
+/// <summary>
+/// <c>transreid bench</c>: the throughput of a preset on a device with random (seeded) weights and synthetic, seeded
+/// inputs: K warm-up then N timed <c>TrainStep</c>s (SGD), then K warm-up then N timed <c>Embed</c>s. Prints median,
+/// min and max ms per call, images/s, model FLOP/s, peak memory and, on CUDA, the fraction of the device's peak
+/// FLOP/s as a table; <c>--json</c> writes every number and the per-call times.
+/// </summary>
+internal static class BenchCommand
+{
+    private const int InstancesPerIdentity = 4;
+
+    /// <summary>Small, so that many steps on random inputs keep the loss finite.</summary>
+    private const double LearningRate = 1e-4;
+
+    /// <summary>A training image counts as 3 forwards: the forward, and a backward of about twice its FLOPs (dX and dW GEMMs).</summary>
+    private const int TrainForwardMultiple = 3;
+
+    public static Command Create()
+    {
+        var preset = new Option<string>("--preset") { Description = "Model preset (see 'transreid presets')", Required = true };
+        var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => "auto" };
+        var batch = new Option<int>("--batch") { Description = "TrainStep batch: P identities x K = 4 images", DefaultValueFactory = _ => 64 };
+        var embedBatch = new Option<int>("--embed-batch") { Description = "Images per Embed call", DefaultValueFactory = _ => 256 };
+        var steps = new Option<int>("--steps") { Description = "Timed calls of each of TrainStep and Embed", DefaultValueFactory = _ => 10 };
+        var trainSteps = new Option<int?>("--train-steps") { Description = "Timed TrainSteps (default --steps; 0 skips training)" };
+        var embedSteps = new Option<int?>("--embed-steps") { Description = "Timed Embeds (default --steps; 0 skips embedding)" };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed calls before the timed ones, for each of TrainStep and Embed", DefaultValueFactory = _ => 2 };
+        var precision = new Option<string>("--precision") { Description = "fp32, or tf32 (CUDA: cuBLAS may use TF32 tensor cores)", DefaultValueFactory = _ => "fp32" };
+        var json = new Option<string?>("--json") { Description = "Also write every number and the per-call times to this JSON file" };
+        var seed = new Option<int>("--seed") { Description = "Seed of the random weights and inputs", DefaultValueFactory = _ => 0 };
+        var command = new Command("bench", "Time TrainStep and Embed of a preset on a device (random weights, synthetic inputs)")
+        {
+            preset, device, batch, embedBatch, steps, trainSteps, embedSteps, warmup, precision, json, seed,
+        };
+        command.SetAction(r => Program.Guard(() => Run(new Settings(
+            PresetRegistry.Find(r.GetValue(preset)!), r.GetValue(device)!, r.GetValue(batch), r.GetValue(embedBatch),
+            r.GetValue(trainSteps) ?? r.GetValue(steps), r.GetValue(embedSteps) ?? r.GetValue(steps), r.GetValue(warmup),
+            r.GetValue(precision)!, r.GetValue(json), r.GetValue(seed)))));
+        return command;
+    }
+
+    private sealed record Settings(Preset Preset, string Device, int Batch, int EmbedBatch, int TrainSteps, int EmbedSteps, int Warmup,
+        string Precision, string? Json, int Seed);
+
+    private static int Run(Settings s)
+    {
+        bool tf32 = ParsePrecision(s.Precision);
+        Validate(s);
+        Device device = ParseDevice(s.Device);
+        if (tf32 && device.Kind != DeviceKind.Cuda)
+        {
+            string why = string.Equals(s.Device.Trim(), "auto", StringComparison.OrdinalIgnoreCase) ? " (--device auto found no usable CUDA device)" : "";
+            throw new CliException($"--precision tf32 needs a CUDA device: the CPU backend computes in fp32 only{why}");
+        }
+
+        var info = s.Preset.Info;
+        IBackend backend = device.Kind == DeviceKind.Cuda ? new CudaBackend(device.Ordinal, allowTf32: tf32) : new CpuBackend();
+        using var model = s.Preset.CreateOn(backend, s.Seed);
+        var inputs = new Inputs(info, Math.Max(s.TrainSteps > 0 ? s.Batch : 0, s.EmbedSteps > 0 ? s.EmbedBatch : 0), s.Seed);
+        var cuda = backend as CudaBackend;
+        DevicePeak? peak = cuda is null ? null : DevicePeak.Of(cuda);
+        double? peakFlops = peak?.FlopsPerSecond(tf32);
+        Program.Status(string.Create(CultureInfo.InvariantCulture, $"[grey]{s.Preset.Name} on {Markup.Escape(backend.Name)}, {s.Precision.ToLowerInvariant()}[/]"));
+
+        BenchPhase? train = null, embed = null;
+        if (s.TrainSteps > 0)
+        {
+            var sgd = new SgdOptimizer(learningRate: LearningRate);
+            int b = s.Batch;
+            ReadOnlySpan<float> Images() => inputs.Images.AsSpan(0, b * info.ImageFloats);
+            Program.Status(string.Create(CultureInfo.InvariantCulture, $"[grey]TrainStep, batch {b}: {s.Warmup} warm-up, {s.TrainSteps} timed[/]"));
+            var losses = new List<double>();
+
+            // The generated TrainStep reads the loss back before the optimiser update is queued, so on CUDA the update
+            // may still run when it returns: synchronise inside the timed region.
+            double[] times = Measure(s.Warmup, s.TrainSteps, () =>
+            {
+                var result = model.TrainStep(Images(), inputs.Labels.AsSpan(0, b), inputs.CamerasFor(b), inputs.ViewsFor(b), sgd);
+                backend.Synchronize();
+                losses.Add(result.Total);
+            });
+            train = BenchPhase.Of("TrainStep", b, s.Warmup, times, TrainForwardMultiple * info.ForwardFlopsPerImage, PeakBytes(backend), peakFlops,
+                losses[s.Warmup], losses[^1]);
+        }
+
+        if (s.EmbedSteps > 0)
+        {
+            int b = s.EmbedBatch;
+            var features = new float[(long)b * info.FeatureDim];
+            Program.Status(string.Create(CultureInfo.InvariantCulture, $"[grey]Embed, batch {b}: {s.Warmup} warm-up, {s.EmbedSteps} timed[/]"));
+
+            // Embed downloads the features, which waits for the queued work; the explicit synchronisation costs nothing more.
+            double[] times = Measure(s.Warmup, s.EmbedSteps, () =>
+            {
+                model.Embed(inputs.Images.AsSpan(0, b * info.ImageFloats), inputs.CamerasFor(b), inputs.ViewsFor(b), features);
+                backend.Synchronize();
+            });
+            int bad = features.Count(f => !float.IsFinite(f));
+            if (bad > 0) throw new CliException($"Embed returned {bad} non-finite feature values on {backend.Name}");
+            embed = BenchPhase.Of("Embed", b, s.Warmup, times, info.ForwardFlopsPerImage, PeakBytes(backend), peakFlops, null, null);
+        }
+
+        var memory = Memory(cuda);
+        var report = new BenchReport(s.Preset.Name, info.Name, device.ToString(), backend.Name, s.Precision.ToLowerInvariant(), s.Seed,
+            DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture), Machine(), info.ForwardFlopsPerImage,
+            TrainForwardMultiple, LearningRate, train, embed, memory, peak is null ? null : new BenchDevicePeak(peak.ComputeCapability,
+                peak.Multiprocessors, peak.ClockKHz, peak.Fp32FlopsPerClockPerSm, peak.Tf32FlopsPerClockPerSm, peak.Fp32FlopsPerSecond, peak.Tf32FlopsPerSecond));
+        Print(report, cuda is not null, peak, tf32);
+        if (s.Json is not null)
+        {
+            AtomicFile.WriteAllText(s.Json, JsonSerializer.Serialize(report, BenchJson.Default.BenchReport) + "\n");
+            Program.Status($"[grey]wrote {Markup.Escape(s.Json)}[/]");
+        }
+
+        return 0;
+    }
+
+    private static bool ParsePrecision(string precision) => precision.Trim().ToUpperInvariant() switch
+    {
+        "FP32" => false,
+        "TF32" => true,
+        "BF16" => throw new CliException("--precision bf16 is not implemented yet: use fp32, or tf32 on CUDA"),
+        _ => throw new CliException($"--precision '{precision}' is not fp32, tf32 or bf16"),
+    };
+
+    private static void Validate(Settings s)
+    {
+        if (s.Batch < 1) throw new CliException($"--batch {s.Batch} must be at least 1");
+        if (s.EmbedBatch < 1) throw new CliException($"--embed-batch {s.EmbedBatch} must be at least 1");
+        if (s.TrainSteps < 0) throw new CliException($"--train-steps/--steps {s.TrainSteps} must be 0 or more");
+        if (s.EmbedSteps < 0) throw new CliException($"--embed-steps/--steps {s.EmbedSteps} must be 0 or more");
+        if (s.TrainSteps == 0 && s.EmbedSteps == 0) throw new CliException("--train-steps and --embed-steps are both 0: nothing to measure");
+        if (s.Warmup < 0) throw new CliException($"--warmup {s.Warmup} must be 0 or more");
+        if (s.TrainSteps > 0 && (s.Batch < 2 * InstancesPerIdentity || s.Batch % InstancesPerIdentity != 0))
+        {
+            throw new CliException($"--batch {s.Batch} must be a multiple of K = {InstancesPerIdentity} images per identity, at least {2 * InstancesPerIdentity} (the triplet loss needs two identities)");
+        }
+
+        if (s.Json is not null)
+        {
+            string? directory = Path.GetDirectoryName(Path.GetFullPath(s.Json));
+            if (directory is null || !Directory.Exists(directory)) throw new CliException($"--json {s.Json}: the directory '{directory}' does not exist");
+        }
+    }
+
+    private static Device ParseDevice(string name)
+    {
+        try
+        {
+            return Device.Parse(name);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            throw new CliException($"--device {name}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Runs <paramref name="call"/> <paramref name="warmup"/> times untimed, then <paramref name="steps"/> times timed; ms per timed call.</summary>
+    private static double[] Measure(int warmup, int steps, Action call)
+    {
+        for (int i = 0; i < warmup; i++) call();
+        var times = new double[steps];
+        for (int i = 0; i < steps; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            call();
+            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+
+        return times;
+    }
+
+    /// <summary>CUDA: peak bytes allocated through the backend; CPU: the process's peak working set.</summary>
+    private static long PeakBytes(IBackend backend) => backend is CudaBackend cuda ? cuda.PeakAllocatedBytes : ProcessPeakWorkingSet();
+
+    private static long ProcessPeakWorkingSet()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.PeakWorkingSet64;
+    }
+
+    private static BenchMemory Memory(CudaBackend? cuda)
+    {
+        if (cuda is null) return new BenchMemory(ProcessPeakWorkingSet(), null, null, null, null);
+        (long free, long total) = cuda.MemoryInfo();
+        return new BenchMemory(ProcessPeakWorkingSet(), cuda.AllocatedBytes, cuda.PeakAllocatedBytes, total - free, total);
+    }
+
+    private static BenchMachine Machine() => new(Environment.ProcessorCount, RuntimeInformation.OSDescription,
+        RuntimeInformation.OSArchitecture.ToString(), RuntimeInformation.FrameworkDescription, CpuModel());
+
+    /// <summary>The first "model name" of /proc/cpuinfo, or null (not Linux, or not readable).</summary>
+    private static string? CpuModel()
+    {
+        const string cpuinfo = "/proc/cpuinfo";
+        try
+        {
+            if (!File.Exists(cpuinfo)) return null;
+            string? line = File.ReadLines(cpuinfo).FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            int colon = line?.IndexOf(':', StringComparison.Ordinal) ?? -1;
+            return colon < 0 ? null : line![(colon + 1)..].Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static void Print(BenchReport r, bool cuda, DevicePeak? peak, bool tf32)
+    {
+        var table = new Table { Title = new TableTitle(Markup.Escape($"{r.Preset} on {r.Device}, {r.Precision}")) }.Border(TableBorder.Rounded);
+        table.AddColumn("");
+        table.AddColumn(new TableColumn("TrainStep").RightAligned());
+        table.AddColumn(new TableColumn("Embed").RightAligned());
+        void Row(string name, Func<BenchPhase, string> cell) => table.AddRow(name, r.Train is null ? "-" : cell(r.Train), r.Embed is null ? "-" : cell(r.Embed));
+        Row("images per call", p => Num(p.Batch));
+        Row("calls (warm-up + timed)", p => $"{Num(p.Warmup)} + {Num(p.Steps)}");
+        Row("median ms per call", p => Ms(p.MedianMs));
+        Row("min / max ms", p => $"{Ms(p.MinMs)} / {Ms(p.MaxMs)}");
+        Row("images/s", p => p.ImagesPerSecond.ToString("F2", CultureInfo.InvariantCulture));
+        Row("model FLOP/s", p => Flops(p.FlopsPerSecond));
+        if (cuda) Row(tf32 ? "of device peak (dense tf32)" : "of device peak (fp32)", p => p.FractionOfPeak is { } f ? f.ToString("P1", CultureInfo.InvariantCulture) : "unknown");
+        Row(cuda ? "peak allocated (backend)" : "peak working set (process)", p => Bytes(p.PeakMemoryBytes));
+        // A console on the current standard output (the static AnsiConsole keeps the writer it first saw).
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+        if (Console.IsOutputRedirected) console.Profile.Width = AnsiConsole.Profile.Width;
+        console.Write(table);
+
+        var notes = new List<string>
+        {
+            $"backend: {r.Backend}",
+            string.Create(CultureInfo.InvariantCulture,
+                $"model FLOPs: {Amount(r.ForwardFlopsPerImage)}FLOP per image for a forward (GEMMs and attention, ModelInfo.ForwardFlopsPerImage); a training image counts {r.TrainForwardMultiple}x forward (forward + backward)"),
+            "each timed call includes the device synchronisation (TrainStep reads the loss back, Embed downloads the features)",
+        };
+        if (r.Train is { FirstLoss: { } first, LastLoss: { } last })
+            notes.Add(string.Create(CultureInfo.InvariantCulture, $"loss over the timed TrainSteps (SGD, lr {r.LearningRate:G2}, random data): {first:F4} -> {last:F4}"));
+        if (r.Memory.DeviceUsedBytes is { } used && r.Memory.DeviceTotalBytes is { } total)
+            notes.Add($"device memory in use at the end (all processes, cuBLAS and driver included): {Bytes(used)} of {Bytes(total)}");
+        if (peak is not null)
+        {
+            int? perClock = tf32 ? peak.Tf32FlopsPerClockPerSm : peak.Fp32FlopsPerClockPerSm;
+            notes.Add(perClock is { } f
+                ? string.Create(CultureInfo.InvariantCulture,
+                    $"device peak ({(tf32 ? "dense tf32 tensor" : "fp32")}): {peak.Multiprocessors} SMs x {peak.ClockKHz / 1e3:F0} MHz x {f} FLOP/clk/SM = {Flops(peak.FlopsPerSecond(tf32)!.Value)}")
+                : $"device peak: sm_{peak.ComputeCapability} is not in the table of FLOP per clock per SM (DevicePeak.cs)");
+        }
+        else if (cuda)
+        {
+            notes.Add("device peak: the driver does not report the SM clock");
+        }
+
+        foreach (var line in notes) console.MarkupLine("[grey]" + Markup.Escape(line) + "[/]");
+    }
+
+    private static string Num(int n) => n.ToString(CultureInfo.InvariantCulture);
+
+    private static string Ms(double ms) => ms.ToString(ms >= 100 ? "F0" : ms >= 10 ? "F1" : "F2", CultureInfo.InvariantCulture);
+
+    private static string Flops(double f) => Amount(f) + "FLOP/s";
+
+    /// <summary>A count with an SI prefix and a trailing space: "40.8 G", "14.0 M", "1.23 T".</summary>
+    private static string Amount(double x) => x switch
+    {
+        >= 1e12 => (x / 1e12).ToString("F2", CultureInfo.InvariantCulture) + " T",
+        >= 1e9 => (x / 1e9).ToString("F1", CultureInfo.InvariantCulture) + " G",
+        >= 1e6 => (x / 1e6).ToString("F1", CultureInfo.InvariantCulture) + " M",
+        _ => x.ToString("F0", CultureInfo.InvariantCulture) + " ",
+    };
+
+    private static string Bytes(long b) => (b / (1024.0 * 1024.0)).ToString("N0", CultureInfo.InvariantCulture) + " MiB";
+
+    /// <summary>Synthetic, seeded inputs: images uniform in [-1, 1], PK labels (4 images per identity), cameras and views cycling.</summary>
+    private sealed class Inputs
+    {
+        private readonly int[] _cameras;
+        private readonly int[] _views;
+
+        public Inputs(ModelInfo info, int count, int seed)
+        {
+            var rng = new Rng(unchecked((ulong)seed) ^ 0x4245_4E43_4800_0001UL);
+            Images = new float[(long)count * info.ImageFloats];
+            for (long i = 0; i < Images.LongLength; i++) Images[i] = (float)(rng.NextDouble() * 2 - 1);
+            Labels = [.. Enumerable.Range(0, count).Select(i => i / InstancesPerIdentity % info.Classes)];
+            _cameras = info.UsesCameras ? [.. Enumerable.Range(0, count).Select(i => i % info.Cameras)] : [];
+            _views = info.UsesViews ? [.. Enumerable.Range(0, count).Select(i => i % info.Views)] : [];
+        }
+
+        public float[] Images { get; }
+
+        public int[] Labels { get; }
+
+        public ReadOnlySpan<int> CamerasFor(int batch) => _cameras.Length == 0 ? default : _cameras.AsSpan(0, batch);
+
+        public ReadOnlySpan<int> ViewsFor(int batch) => _views.Length == 0 ? default : _views.AsSpan(0, batch);
+    }
+}
+
+/// <summary>Everything <c>transreid bench</c> measured (the <c>--json</c> file, snake_case keys).</summary>
+internal sealed record BenchReport(
+    string Preset, string Model, string Device, string Backend, string Precision, int Seed, string Date, BenchMachine Machine,
+    double ForwardFlopsPerImage, int TrainForwardMultiple, double LearningRate, BenchPhase? Train, BenchPhase? Embed, BenchMemory Memory,
+    BenchDevicePeak? DevicePeak);
+
+/// <summary>One measured call: batch, per-call times (ms, in call order), their median/min/max, and the rates of the median.</summary>
+internal sealed record BenchPhase(
+    string Call, int Batch, int Warmup, int Steps, double[] TimesMs, double MedianMs, double MinMs, double MaxMs, double ImagesPerSecond,
+    double FlopsPerImage, double FlopsPerSecond, double? PeakFlopsPerSecond, double? FractionOfPeak, long PeakMemoryBytes, double? FirstLoss,
+    double? LastLoss)
+{
+    /// <summary>The statistics of <paramref name="timesMs"/> and the rates at their median.</summary>
+    public static BenchPhase Of(string call, int batch, int warmup, double[] timesMs, double flopsPerImage, long peakMemoryBytes, double? peakFlops,
+        double? firstLoss, double? lastLoss)
+    {
+        double[] sorted = [.. timesMs.Order()];
+        int n = sorted.Length;
+        double median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+        double seconds = median / 1e3, flops = flopsPerImage * batch / seconds;
+        return new BenchPhase(call, batch, warmup, n, timesMs, median, sorted[0], sorted[^1], batch / seconds, flopsPerImage, flops, peakFlops,
+            flops / peakFlops, peakMemoryBytes, firstLoss, lastLoss);
+    }
+}
+
+/// <summary>The machine: logical processors, OS, architecture, .NET runtime and CPU model (Linux).</summary>
+internal sealed record BenchMachine(int ProcessorCount, string Os, string Architecture, string Runtime, string? CpuModel);
+
+/// <summary>Memory at the end of the run: the process's peak working set; on CUDA the backend's counts and the device's use.</summary>
+internal sealed record BenchMemory(long ProcessPeakWorkingSetBytes, long? CudaAllocatedBytes, long? CudaPeakAllocatedBytes, long? DeviceUsedBytes,
+    long? DeviceTotalBytes);
+
+/// <summary>The CUDA device's peak (see <see cref="DevicePeak"/>).</summary>
+internal sealed record BenchDevicePeak(int ComputeCapability, int Multiprocessors, int ClockKhz, int? Fp32FlopsPerClockPerSm, int? Tf32FlopsPerClockPerSm,
+    double? Fp32FlopsPerSecond, double? Tf32FlopsPerSecond);
