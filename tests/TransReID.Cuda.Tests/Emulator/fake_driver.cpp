@@ -1,93 +1,158 @@
 // fake_driver.cpp: a CPU stand-in for the parts of libcuda and libcublas the TransReID CUDA backend calls, so that
-// CudaBackend and the Gpu tests run on a machine without a GPU (see README.md). Device memory is host memory,
-// every call is synchronous, cuModuleLoadData only checks that the image looks like a CUBIN or PTX (kernels are the
-// emulated ones compiled into this library, found by name), and cuBLAS SGEMMs are plain loops. Never load this
-// library except on purpose (TRANSREID_CUDA_DRIVER_PATH / TRANSREID_CUBLAS_PATH).
-#include "emu.h"
+// CudaBackend and the Gpu tests run on a machine without a GPU (see README.md). Device memory is host memory (filled
+// with NaN when allocated, as cuMemAlloc's contents are undefined), every call is synchronous, cuModuleLoadData only
+// checks that the image looks like a CUBIN or PTX (kernels are the emulated ones compiled into this library, found by
+// name), launches are checked against an H100-like device's limits and the kernel's __launch_bounds__, then run by
+// emu_runtime.cpp, and cuBLAS SGEMMs are plain loops. Never load this library except on purpose
+// (TRANSREID_CUDA_DRIVER_PATH / TRANSREID_CUBLAS_PATH).
+#include "emu_runtime.h"
 
+#include <algorithm>
 #include <atomic>
-#include <barrier>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
-#include <memory>
-#include <string>
-#include <thread>
+#include <mutex>
 #include <vector>
-
-thread_local emu::dim3 threadIdx, blockIdx, blockDim, gridDim;
 
 namespace
 {
-struct Block
+// CUresult values used here (cuda.h).
+constexpr int Success = 0, InvalidValue = 1, OutOfMemory = 2, InvalidDevice = 101, InvalidImage = 200, InvalidHandle = 400,
+              NotFound = 500, LaunchOutOfResources = 701;
+
+// The limits cuDeviceGetAttribute reports and cuLaunchKernel enforces.
+constexpr unsigned MaxThreadsPerBlock = 1024, MaxBlockX = 1024, MaxBlockY = 1024, MaxBlockZ = 64;
+constexpr unsigned MaxGridX = 2147483647u, MaxGridY = 65535, MaxGridZ = 65535;
+constexpr unsigned MaxSharedPerBlock = 49152;
+
+const long long capacity = 16LL << 30;
+std::mutex memoryMutex;
+std::map<unsigned long long, size_t> allocations; // device pointer -> bytes
+long long allocated = 0;
+
+const char* error_name(int e)
 {
-    int threads;
-    std::barrier<> all;
-    std::vector<std::unique_ptr<std::barrier<>>> warps;
-    std::vector<uint32_t> exchange;
-    std::vector<unsigned char> shared;
-    Block(int n, size_t sharedBytes) : threads(n), all(n), exchange(n), shared(sharedBytes + 16)
+    switch (e)
     {
-        for (int w = 0; w < (n + 31) / 32; w++) warps.push_back(std::make_unique<std::barrier<>>(std::min(32, n - 32 * w)));
+    case Success: return "CUDA_SUCCESS";
+    case InvalidValue: return "CUDA_ERROR_INVALID_VALUE";
+    case OutOfMemory: return "CUDA_ERROR_OUT_OF_MEMORY";
+    case InvalidDevice: return "CUDA_ERROR_INVALID_DEVICE";
+    case InvalidImage: return "CUDA_ERROR_INVALID_IMAGE";
+    case InvalidHandle: return "CUDA_ERROR_INVALID_HANDLE";
+    case NotFound: return "CUDA_ERROR_NOT_FOUND";
+    case LaunchOutOfResources: return "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES";
+    default: return nullptr;
     }
+}
+
+const char* error_string(int e)
+{
+    switch (e)
+    {
+    case Success: return "no error";
+    case InvalidValue: return "invalid argument";
+    case OutOfMemory: return "out of memory";
+    case InvalidDevice: return "invalid device ordinal";
+    case InvalidImage: return "device kernel image is invalid";
+    case InvalidHandle: return "invalid resource handle";
+    case NotFound: return "named symbol not found";
+    case LaunchOutOfResources: return "too many resources requested for launch";
+    default: return nullptr;
+    }
+}
+
+// ---- GEMM (column-major, as cuBLAS): C = alpha op(A) op(B) + beta C, each element summed over p in order ------------
+struct Gemm
+{
+    int ta, tb, m, n, k;
+    float alpha, beta;
+    const float* a;
+    int lda;
+    long long sa;
+    const float* b;
+    int ldb;
+    long long sb;
+    float* c;
+    int ldc;
+    long long sc;
 };
 
-thread_local emu::ThreadState state;
-
-std::map<std::string, void (*)(void**)>& registry()
+void gemm_columns(long long begin, long long end, void* state)
 {
-    static std::map<std::string, void (*)(void**)> r;
-    return r;
+    const Gemm& g = *static_cast<const Gemm*>(state);
+    std::vector<float> acc(g.m), bcol(g.k);
+    for (long long col = begin; col < end; col++)
+    {
+        long long batch = col / g.n;
+        int j = (int)(col % g.n);
+        const float* a = g.a + batch * g.sa;
+        const float* b = g.b + batch * g.sb;
+        float* c = g.c + batch * g.sc + (long long)j * g.ldc;
+        for (int p = 0; p < g.k; p++) bcol[p] = g.tb ? b[j + (long long)p * g.ldb] : b[p + (long long)j * g.ldb];
+        if (!g.ta)
+        {
+            std::fill(acc.begin(), acc.end(), 0.0f);
+            for (int p = 0; p < g.k; p++)
+            {
+                const float* ap = a + (long long)p * g.lda;
+                const float bv = bcol[p];
+                for (int i = 0; i < g.m; i++) acc[i] += ap[i] * bv;
+            }
+        }
+        else
+        {
+            for (int i = 0; i < g.m; i++)
+            {
+                const float* ai = a + (long long)i * g.lda;
+                float s = 0;
+                for (int p = 0; p < g.k; p++) s += ai[p] * bcol[p];
+                acc[i] = s;
+            }
+        }
+        for (int i = 0; i < g.m; i++) c[i] = g.beta == 0 ? g.alpha * acc[i] : g.alpha * acc[i] + g.beta * c[i];
+    }
 }
 
-uint32_t shfl(uint32_t v, int mask)
+int gemm(Gemm g, int batch)
 {
-    auto* b = static_cast<Block*>(state.block);
-    int tid = state.tid, lane = tid & 31, warp = tid >> 5;
-    b->exchange[tid] = v;
-    b->warps[warp]->arrive_and_wait();
-    uint32_t r = b->exchange[(tid & ~31) | ((lane ^ mask) & 31)];
-    b->warps[warp]->arrive_and_wait();
-    return r;
+    if (g.m < 0 || g.n < 0 || g.k < 0 || batch < 0) return 7; // CUBLAS_STATUS_INVALID_VALUE
+    if (g.lda < std::max(1, g.ta ? g.k : g.m) || g.ldb < std::max(1, g.tb ? g.n : g.k) || g.ldc < std::max(1, g.m)) return 7;
+    long long columns = (long long)batch * g.n;
+    long long perColumn = std::max(1LL, (long long)g.m * g.k);
+    emu::parallel_for(columns, std::max(1LL, 65536 / perColumn), gemm_columns, &g);
+    return 0;
 }
-
-std::atomic<long long> allocated{0};
-const long long capacity = 16LL << 30;
 } // namespace
 
-void emu_register(const char* name, void (*thunk)(void**)) { registry()[name] = thunk; }
-
-namespace emu
-{
-void syncthreads() { static_cast<Block*>(state.block)->all.arrive_and_wait(); }
-void* dynamic_shared() { return static_cast<Block*>(state.block)->shared.data(); }
-float shfl_xor_float(float v, int m)
-{
-    uint32_t u;
-    std::memcpy(&u, &v, 4);
-    u = shfl(u, m);
-    std::memcpy(&v, &u, 4);
-    return v;
-}
-int shfl_xor_int(int v, int m) { return (int)shfl((uint32_t)v, m); }
-} // namespace emu
-
+#pragma GCC visibility push(default)
 extern "C"
 {
 // ---- driver API ----------------------------------------------------------------------------------------------
 int cuInit(unsigned) { return 0; }
 int cuDriverGetVersion(int* v) { *v = 13000; return 0; }
 int cuDeviceGetCount(int* n) { *n = 1; return 0; }
-int cuDeviceGet(int* d, int ordinal) { if (ordinal != 0) return 101; *d = 0; return 0; }
+int cuDeviceGet(int* d, int ordinal) { if (ordinal != 0) return InvalidDevice; *d = 0; return 0; }
 int cuDeviceGetName(char* name, int len, int) { std::snprintf(name, len, "TransReID CPU emulator"); return 0; }
-int cuDeviceGetAttribute(int* v, int attribute, int)
+int cuDeviceGetAttribute(int* v, int attribute, int device)
 {
+    if (device != 0) return InvalidDevice;
     switch (attribute)
     {
-    case 8: *v = 49152; return 0;  // shared memory per block
-    case 16: *v = 4; return 0;     // multiprocessors
-    case 75: *v = 9; return 0;     // compute capability 9.0
+    case 1: *v = (int)MaxThreadsPerBlock; return 0;
+    case 2: *v = (int)MaxBlockX; return 0;
+    case 3: *v = (int)MaxBlockY; return 0;
+    case 4: *v = (int)MaxBlockZ; return 0;
+    case 5: *v = (int)MaxGridX; return 0;
+    case 6: *v = (int)MaxGridY; return 0;
+    case 7: *v = (int)MaxGridZ; return 0;
+    case 8: *v = (int)MaxSharedPerBlock; return 0;
+    case 10: *v = 32; return 0;      // warp size
+    case 13: *v = 1980000; return 0; // clock rate, kHz
+    case 16: *v = 4; return 0;       // multiprocessors
+    case 75: *v = 9; return 0;       // compute capability 9.0
     case 76: *v = 0; return 0;
     default: *v = 0; return 0;
     }
@@ -95,13 +160,13 @@ int cuDeviceGetAttribute(int* v, int attribute, int)
 int cuDeviceTotalMem_v2(size_t* bytes, int) { *bytes = (size_t)capacity; return 0; }
 int cuGetErrorName(int e, const char** s)
 {
-    *s = e == 2 ? "CUDA_ERROR_OUT_OF_MEMORY" : e == 200 ? "CUDA_ERROR_INVALID_IMAGE" : e == 500 ? "CUDA_ERROR_NOT_FOUND" : "CUDA_ERROR_UNKNOWN";
-    return 0;
+    *s = error_name(e);
+    return *s != nullptr ? Success : InvalidValue;
 }
 int cuGetErrorString(int e, const char** s)
 {
-    *s = e == 2 ? "out of memory" : e == 200 ? "device kernel image is invalid" : e == 500 ? "named symbol not found" : "unknown error";
-    return 0;
+    *s = error_string(e);
+    return *s != nullptr ? Success : InvalidValue;
 }
 int cuDevicePrimaryCtxRetain(void** ctx, int) { *ctx = (void*)0x1000; return 0; }
 int cuDevicePrimaryCtxRelease_v2(int) { return 0; }
@@ -112,15 +177,37 @@ int cuCtxSynchronize() { return 0; }
 
 int cuMemAlloc_v2(unsigned long long* p, size_t bytes)
 {
-    if ((long long)bytes > capacity - allocated.load()) return 2;
-    void* m = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
-    if (!m) return 2;
+    if (bytes == 0) return InvalidValue;
+    std::lock_guard lock(memoryMutex);
+    if ((long long)bytes > capacity - allocated) return OutOfMemory;
+    size_t rounded = (bytes + 255) / 256 * 256;
+    void* m = std::aligned_alloc(256, rounded);
+    if (!m) return OutOfMemory;
+    // The contents of fresh device memory are undefined: NaN here, so that reading before writing shows.
+    auto* w = static_cast<unsigned*>(m);
+    for (size_t i = 0; i < rounded / 4; i++) w[i] = 0x7FC0DEADu;
     allocated += (long long)bytes;
     *p = (unsigned long long)m;
+    allocations[*p] = bytes;
     return 0;
 }
-int cuMemFree_v2(unsigned long long p) { std::free((void*)p); return 0; }
-int cuMemGetInfo_v2(size_t* free, size_t* total) { *total = (size_t)capacity; *free = (size_t)(capacity - allocated.load()); return 0; }
+int cuMemFree_v2(unsigned long long p)
+{
+    std::lock_guard lock(memoryMutex);
+    auto it = allocations.find(p);
+    if (it == allocations.end()) return InvalidValue; // not from cuMemAlloc, or freed twice
+    allocated -= (long long)it->second;
+    allocations.erase(it);
+    std::free((void*)p);
+    return 0;
+}
+int cuMemGetInfo_v2(size_t* free, size_t* total)
+{
+    std::lock_guard lock(memoryMutex);
+    *total = (size_t)capacity;
+    *free = (size_t)(capacity - allocated);
+    return 0;
+}
 int cuMemsetD32Async(unsigned long long d, unsigned v, size_t n, void*)
 {
     auto* p = (unsigned*)d;
@@ -144,55 +231,38 @@ int cuEventElapsedTime(float* ms, void* a, void* b)
     *ms = std::chrono::duration<float, std::milli>(d).count();
     return 0;
 }
+int cuEventElapsedTime_v2(float* ms, void* a, void* b) { return cuEventElapsedTime(ms, a, b); }
 
 int cuModuleLoadData(void** module, const void* image)
 {
     const auto* b = (const unsigned char*)image;
     bool elf = b[0] == 0x7F && b[1] == 'E' && b[2] == 'L' && b[3] == 'F';
     bool ptx = std::strstr((const char*)image, ".version") != nullptr && std::strstr((const char*)image, ".target") != nullptr;
-    if (!elf && !ptx) return 200;
+    if (!elf && !ptx) return InvalidImage;
     *module = new int(1);
     return 0;
 }
 int cuModuleUnload(void* m) { delete (int*)m; return 0; }
 int cuModuleGetFunction(void** f, void*, const char* name)
 {
-    auto it = registry().find(name);
-    if (it == registry().end()) return 500;
-    *f = (void*)it->second;
+    const emu::Kernel* k = emu::find_kernel(name);
+    if (k == nullptr) return NotFound;
+    *f = (void*)k;
     return 0;
 }
 
 int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned sharedBytes, void*,
-    void** params, void**)
+    void** params, void** extra)
 {
-    auto thunk = (void (*)(void**))f;
-    int n = (int)(bx * by * bz);
-    if (n < 1 || n > 1024 || gz != 1 || bz != 1) return 1;
-    for (unsigned y = 0; y < gy; y++)
-    {
-        for (unsigned x = 0; x < gx; x++)
-        {
-            Block block(n, sharedBytes);
-            std::vector<std::thread> threads;
-            threads.reserve(n);
-            for (int t = 0; t < n; t++)
-            {
-                threads.emplace_back([&, t] {
-                    state.tid = t;
-                    state.block = &block;
-                    threadIdx = {(unsigned)t % bx, (unsigned)t / bx, 0};
-                    blockIdx = {x, y, 0};
-                    blockDim = {bx, by, 1};
-                    gridDim = {gx, gy, 1};
-                    thunk(params);
-                    block.warps[t >> 5]->arrive_and_drop();
-                    block.all.arrive_and_drop();
-                });
-            }
-            for (auto& th : threads) th.join();
-        }
-    }
+    if (f == nullptr) return InvalidHandle;
+    const auto& kernel = *static_cast<const emu::Kernel*>(f);
+    if (extra != nullptr) return InvalidValue; // the emulator takes kernelParams only
+    if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0) return InvalidValue;
+    if (gx > MaxGridX || gy > MaxGridY || gz > MaxGridZ) return InvalidValue;
+    if (bx > MaxBlockX || by > MaxBlockY || bz > MaxBlockZ || (unsigned long long)bx * by * bz > MaxThreadsPerBlock) return InvalidValue;
+    if (sharedBytes > MaxSharedPerBlock) return InvalidValue;
+    if (kernel.maxThreadsPerBlock > 0 && bx * by * bz > (unsigned)kernel.maxThreadsPerBlock) return LaunchOutOfResources;
+    emu::run_grid(kernel, {gx, gy, gz}, {bx, by, bz}, sharedBytes, params);
     return 0;
 }
 
@@ -204,38 +274,16 @@ int cublasSetStream_v2(void*, void*) { return 0; }
 int cublasSetMathMode(void*, int) { return 0; }
 const char* cublasGetStatusString(int) { return "emulated cuBLAS status"; }
 
-static void gemm(int ta, int tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc)
-{
-    for (int j = 0; j < n; j++)
-    {
-        for (int i = 0; i < m; i++)
-        {
-            float s = 0;
-            for (int p = 0; p < k; p++)
-            {
-                float av = ta ? a[(long long)i * lda + p] : a[(long long)p * lda + i];
-                float bv = tb ? b[(long long)p * ldb + j] : b[(long long)j * ldb + p];
-                s += av * bv;
-            }
-            float* cij = c + (long long)j * ldc + i;
-            *cij = beta == 0 ? alpha * s : alpha * s + beta * *cij;
-        }
-    }
-}
-
 int cublasSgemm_v2(void*, int ta, int tb, int m, int n, int k, const float* alpha, const float* a, int lda, const float* b, int ldb,
     const float* beta, float* c, int ldc)
 {
-    if (lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m) return 7;
-    gemm(ta, tb, m, n, k, *alpha, a, lda, b, ldb, *beta, c, ldc);
-    return 0;
+    return gemm({ta, tb, m, n, k, *alpha, *beta, a, lda, 0, b, ldb, 0, c, ldc, 0}, 1);
 }
 
 int cublasSgemmStridedBatched(void*, int ta, int tb, int m, int n, int k, const float* alpha, const float* a, int lda, long long sa,
     const float* b, int ldb, long long sb, const float* beta, float* c, int ldc, long long sc, int batch)
 {
-    if (lda < (ta ? k : m) || ldb < (tb ? n : k) || ldc < m) return 7;
-    for (int i = 0; i < batch; i++) gemm(ta, tb, m, n, k, *alpha, a + i * sa, lda, b + i * sb, ldb, *beta, c + i * sc, ldc);
-    return 0;
+    return gemm({ta, tb, m, n, k, *alpha, *beta, a, lda, sa, b, ldb, sb, c, ldc, sc}, batch);
 }
 }
+#pragma GCC visibility pop
