@@ -55,8 +55,11 @@ public interface ITransReIDModel : IDisposable
     /// <summary>The generator of stochastic-depth masks.</summary>
     Rng DropPathRng { get; }
 
-    /// <summary>Loads official-name safetensors weights.</summary>
-    void Load(string path);
+    /// <summary>Loads official-name TransReID weights (safetensors or a PyTorch checkpoint).</summary>
+    LoadReport Load(string path);
+
+    /// <summary>Initialises the backbone from ImageNet ViT/DeiT weights, the rest as from scratch with <paramref name="seed"/>.</summary>
+    LoadReport LoadPretrained(string path, int seed);
 
     /// <summary>Saves the weights under official names.</summary>
     void Save(string path);

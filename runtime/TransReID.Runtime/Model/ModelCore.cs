@@ -12,7 +12,7 @@ namespace TransReID.Runtime.Model;
 /// by the generated parameter table, optimiser state, activation arenas per (batch size, mode), and the BatchNorm step
 /// counters. It holds no layers and runs no ops of the model: the generated code does that, with constants.
 /// </summary>
-public sealed class ModelCore : IDisposable
+public sealed partial class ModelCore : IDisposable
 {
     private readonly ParameterInfo[] _table;
     private readonly Dictionary<string, int> _index;
@@ -110,6 +110,14 @@ public sealed class ModelCore : IDisposable
     /// <summary>Initialises every tensor as the official code does from scratch, deterministically from <paramref name="seed"/>.</summary>
     public void Initialize(int seed)
     {
+        Backend.Upload(ScratchValues(seed), Parameters.Ptr);
+        Array.Clear(NumBatchesTracked);
+        Step = 0;
+    }
+
+    /// <summary>The whole flat buffer as <see cref="Initialize"/> fills it, on the host.</summary>
+    private float[] ScratchValues(int seed)
+    {
         var rng = new Rng(unchecked((ulong)seed) ^ 0x5452_4944_0000_0001UL);
         var host = new float[ParameterCount];
         foreach (var p in _table)
@@ -141,9 +149,7 @@ public sealed class ModelCore : IDisposable
             }
         }
 
-        Backend.Upload(host, Parameters.Ptr);
-        Array.Clear(NumBatchesTracked);
-        Step = 0;
+        return host;
     }
 
     /// <summary>Reads one tensor's values to the host.</summary>
@@ -166,82 +172,6 @@ public sealed class ModelCore : IDisposable
         var p = _table[IndexOf(name)];
         if (values.Length != p.Count) throw new ArgumentException($"'{name}' has {p.Count} values ({p.ShapeText}), got {values.Length}", nameof(values));
         Backend.Upload(values, Parameters.Ptr + p.Offset);
-    }
-
-    /// <summary>
-    /// Loads official-name safetensors weights. Keys may carry a DDP <c>module.</c> prefix. Tensors the forward never
-    /// uses (backbone's last block with JPM, <c>base.norm</c>, <c>base.fc</c>) and <c>num_batches_tracked</c> may be
-    /// absent; any other missing key, an unexpected key, a wrong shape or a non-F32 dtype is an error listing them all.
-    /// </summary>
-    public void Load(string path)
-    {
-        using var file = SafetensorsFile.Open(path);
-        var byName = new Dictionary<string, SafetensorsEntry>(StringComparer.Ordinal);
-        foreach (var (key, entry) in file.Entries)
-        {
-            string name = key.StartsWith("module.", StringComparison.Ordinal) ? key["module.".Length..] : key;
-            byName[name] = entry;
-        }
-
-        var problems = new List<string>();
-        var host = new float[ParameterCount];
-        Backend.Download(Parameters.Ptr, host);
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var p in _table)
-        {
-            if (!byName.TryGetValue(p.Name, out var e))
-            {
-                if ((p.Flags & ParameterFlags.Unused) == 0) problems.Add($"missing key '{p.Name}' (expected F32 {p.ShapeText})");
-                continue;
-            }
-
-            seen.Add(p.Name);
-            if (e.Dtype != SafetensorsDtype.F32)
-            {
-                problems.Add($"key '{p.Name}': expected dtype F32, found {e.Dtype}");
-                continue;
-            }
-
-            if (!e.Shape.AsSpan().SequenceEqual(p.Shape))
-            {
-                problems.Add($"key '{p.Name}': expected shape {p.ShapeText}, found [{string.Join(", ", e.Shape)}]");
-                continue;
-            }
-
-            file.ReadF32(e.Name, host.AsSpan(checked((int)p.Offset), checked((int)p.Count)));
-        }
-
-        var counters = new long[_batchNorms.Length];
-        for (int i = 0; i < _batchNorms.Length; i++)
-        {
-            string key = _batchNorms[i] + ".num_batches_tracked";
-            if (!byName.TryGetValue(key, out var e)) continue;
-            seen.Add(key);
-            if (e.Dtype != SafetensorsDtype.I64 || e.ElementCount != 1)
-            {
-                problems.Add($"key '{key}': expected an I64 scalar, found {e.Dtype} [{string.Join(", ", e.Shape)}]");
-                continue;
-            }
-
-            counters[i] = file.ReadI64(e.Name)[0];
-        }
-
-        foreach (var name in byName.Keys.Where(k => !seen.Contains(k)).Order(StringComparer.Ordinal))
-        {
-            problems.Add($"unexpected key '{name}' (not in the model {ModelName})");
-        }
-
-        if (problems.Count > 0)
-        {
-            var sb = new StringBuilder();
-            sb.Append(CultureInfo.InvariantCulture, $"weights '{path}' do not fit the model {ModelName}: {problems.Count} problem(s):");
-            foreach (var line in problems.Take(40)) sb.Append("\n  ").Append(line);
-            if (problems.Count > 40) sb.Append(CultureInfo.InvariantCulture, $"\n  … and {problems.Count - 40} more");
-            throw new InvalidOperationException(sb.ToString());
-        }
-
-        Backend.Upload(host, Parameters.Ptr);
-        Array.Copy(counters, NumBatchesTracked, counters.Length);
     }
 
     /// <summary>Saves every tensor under its official name (F32; <c>num_batches_tracked</c> as I64 scalars), atomically.</summary>

@@ -280,8 +280,11 @@ partial class Outer
             /// <summary>The generator of the stochastic-depth masks (its state goes into training checkpoints).</summary>
             public global::TransReID.Runtime.Model.Rng DropPathRng => _dropPathRng;
 
-            /// <summary>Loads official-name safetensors weights (see <see cref="global::TransReID.Runtime.Model.ModelCore.Load"/>).</summary>
-            public void Load(string path) => _core.Load(path);
+            /// <summary>Loads official-name TransReID weights, safetensors or a PyTorch <c>.pth</c> (see <see cref="global::TransReID.Runtime.Model.ModelCore.Load"/>).</summary>
+            public global::TransReID.Runtime.Model.LoadReport Load(string path) => _core.Load(path);
+
+            /// <summary>Initialises the backbone from ImageNet ViT/DeiT weights (timm names), the rest from scratch with <paramref name="seed"/> (see <see cref="global::TransReID.Runtime.Model.ModelCore.LoadPretrained"/>).</summary>
+            public global::TransReID.Runtime.Model.LoadReport LoadPretrained(string path, int seed = 0) => _core.LoadPretrained(path, PatchGridY, PatchGridX, seed);
 
             /// <summary>Saves the weights under their official names, atomically.</summary>
             public void Save(string path) => _core.Save(path);
