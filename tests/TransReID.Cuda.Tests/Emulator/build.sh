@@ -3,11 +3,13 @@
 # Emulator/bin/libtransreid-fakecuda.so (bin/ is git-ignored) and prints its path. Needs the .NET SDK (the .cu -> C++
 # translator is tools/CudaEmulatorGen) and g++ with C++20 on x86-64 Linux. Incremental: only translation units whose
 # sources or headers changed are recompiled (g++ -MMD), in parallel.
+#   build.sh [kernels dir [out dir]]   (defaults: runtime/TransReID.Runtime/Kernels, Emulator/bin; other folders are
+#                                      for trying the emulator on an edited copy of the kernels)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
-out="$here/bin"
-kernels="$repo/runtime/TransReID.Runtime/Kernels"
+kernels="$(cd "${1:-$repo/runtime/TransReID.Runtime/Kernels}" && pwd)"
+out="$(mkdir -p "${2:-$here/bin}" && cd "${2:-$here/bin}" && pwd)"
 mkdir -p "$out/gen" "$out/obj"
 
 # 1. Kernels/*.cu -> bin/gen/*.cpp. The Release build of the solution (./build.sh test) already built the tool; run

@@ -9,9 +9,11 @@
 // different barriers): undefined on the GPU, an error message and abort() here.
 //
 // Lanes are not in lockstep: between two barriers a thread runs alone, start to finish, so a read of a location that
-// another thread of the same phase writes sees the write when the writer ran first. The order alternates between
-// ascending and descending thread index from block to block (and launch to launch), so each such race is visible in
-// one direction or the other.
+// another thread of the same phase writes sees the write exactly when the writer ran first. The order is fixed for a
+// given launch configuration (reproducible) but not monotonic: warps run in ascending or descending order, and the
+// lanes of each warp too, the direction alternating with the block index, the warp index and each barrier a warp
+// passes. TRANSREID_EMU_ORDER=1 reverses every one of these choices, so two runs (0 and 1) see each pair of threads
+// of each phase in both orders.
 //
 // Blocks of one launch run in parallel on the calling thread and on helper OS threads (TRANSREID_EMU_THREADS workers
 // in all, default: the number of CPUs, at most 4); __shared__ statics, threadIdx/blockIdx/... are thread_local.
@@ -97,6 +99,16 @@ void fill_poison(void* p, size_t bytes)
     std::memset(static_cast<unsigned char*>(p) + words * 4, 0xFF, bytes - words * 4);
 }
 
+// TRANSREID_EMU_ORDER: 0 (default) or 1, which reverses every scheduling direction (see the top of this file).
+unsigned orderSeed()
+{
+    static const unsigned seed = [] {
+        const char* v = std::getenv("TRANSREID_EMU_ORDER");
+        return v != nullptr && std::atoi(v) % 2 != 0 ? 1u : 0u;
+    }();
+    return seed;
+}
+
 void* map_or_die(size_t bytes)
 {
     void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -106,6 +118,7 @@ void* map_or_die(size_t bytes)
 
 enum class State : uint8_t
 {
+    Starting,
     Ready,
     AtSyncthreads,
     AtWarpBarrier,
@@ -125,7 +138,6 @@ struct Launch
     dim3 grid, block;
     unsigned sharedBytes;
     void** params;
-    unsigned long long serial;
     unsigned long long blocks;
     std::atomic<unsigned long long> next{0};
 };
@@ -151,7 +163,9 @@ struct Worker
     uint32_t exchange[MaxThreads] = {};
     int queue[MaxThreads] = {};
     int head = 0, count = 0;
-    bool descending = false;
+    unsigned orderBase = 0;       // order seed + block index: the parity that picks the directions of this block
+    unsigned blockPhase = 0;      // block barriers released so far
+    unsigned warpPhase[MaxThreads / 32] = {}; // releases of each warp (by either barrier)
     std::vector<void*> poisoned; // __shared__ statics already filled in this block
 
     Worker()
@@ -236,32 +250,34 @@ void wait_here(Worker& w, State s)
 
 const char* kernel_name(const Worker& w) { return w.launch->kernel->name; }
 
-void release_warp(Worker& w, int warp)
+// Makes the lanes of `warp` that wait in state `from` ready, in this warp's direction for its current phase.
+void release_lanes(Worker& w, int warp, State from)
 {
-    int first = warp * 32, last = std::min(w.threads, first + 32) - 1;
-    for (int i = 0; i <= last - first; i++)
+    const int first = warp * 32, lanes = std::min(w.threads, first + 32) - first;
+    const bool descending = ((w.orderBase + (unsigned)warp + w.warpPhase[warp]++) & 1) != 0;
+    for (int i = 0; i < lanes; i++)
     {
-        int t = w.descending ? last - i : first + i;
-        if (w.fibers[t].state == State::AtWarpBarrier)
+        int t = first + (descending ? lanes - 1 - i : i);
+        if (w.fibers[t].state == from)
         {
             w.fibers[t].state = State::Ready;
             w.push(t);
         }
     }
+}
+
+void release_warp(Worker& w, int warp)
+{
+    release_lanes(w, warp, State::AtWarpBarrier);
     w.atWarpBarrier[warp] = 0;
 }
 
-void release_block(Worker& w)
+// Every warp's waiters at __syncthreads (or, at the start of a block, every thread), warps in this phase's direction.
+void release_block(Worker& w, State from)
 {
-    for (int i = 0; i < w.threads; i++)
-    {
-        int t = w.descending ? w.threads - 1 - i : i;
-        if (w.fibers[t].state == State::AtSyncthreads)
-        {
-            w.fibers[t].state = State::Ready;
-            w.push(t);
-        }
-    }
+    const int warps = (w.threads + 31) / 32;
+    const bool descending = ((w.orderBase + w.blockPhase++) & 1) != 0;
+    for (int i = 0; i < warps; i++) release_lanes(w, descending ? warps - 1 - i : i, from);
     w.atSyncthreads = 0;
 }
 
@@ -308,17 +324,18 @@ void run_block(Worker& w, const Launch& launch, unsigned long long linear)
     w.dynamicShared = reinterpret_cast<unsigned char*>(w.sharedArea + w.sharedSpan - (launch.sharedBytes + 15) / 16 * 16);
     fill_poison(w.dynamicShared, launch.sharedBytes);
     w.poisoned.clear();
-    w.descending = ((launch.serial + linear) & 1) != 0;
+    w.orderBase = orderSeed() + (unsigned)linear;
+    w.blockPhase = 0;
     w.head = w.count = 0;
-    for (int i = 0; i < n; i++)
+    for (int t = 0; t < n; t++)
     {
-        int t = w.descending ? n - 1 - i : i;
         Fiber& f = w.fibers[t];
         f.idx = {(unsigned)t % b.x, (unsigned)t / b.x % b.y, (unsigned)t / (b.x * b.y)};
-        f.state = State::Ready;
+        f.state = State::Starting;
         f.sp = new_stack(w, t);
-        w.push(t);
     }
+    for (int warp = 0; warp * 32 < n; warp++) w.warpPhase[warp] = 0;
+    release_block(w, State::Starting);
 
     while (w.count > 0)
     {
@@ -337,14 +354,15 @@ void run_block(Worker& w, const Launch& launch, unsigned long long linear)
             w.warpLive[warp]--;
             w.exchange[t] = Poison;
             if (w.atWarpBarrier[warp] > 0 && w.atWarpBarrier[warp] == w.warpLive[warp]) release_warp(w, warp);
-            if (w.atSyncthreads > 0 && w.atSyncthreads == w.live) release_block(w);
+            if (w.atSyncthreads > 0 && w.atSyncthreads == w.live) release_block(w, State::AtSyncthreads);
             break;
         case State::AtSyncthreads:
-            if (++w.atSyncthreads == w.live) release_block(w);
+            if (++w.atSyncthreads == w.live) release_block(w, State::AtSyncthreads);
             break;
         case State::AtWarpBarrier:
             if (++w.atWarpBarrier[warp] == w.warpLive[warp]) release_warp(w, warp);
             break;
+        case State::Starting:
         case State::Ready:
             fatal("internal error: thread %d of kernel %s switched back while ready", t, kernel_name(w));
         }
@@ -439,8 +457,6 @@ Pool& pool()
     return *p;
 }
 
-std::atomic<unsigned long long> launchSerial{0};
-
 std::map<std::string, Kernel>& registry()
 {
     static std::map<std::string, Kernel> r;
@@ -495,7 +511,6 @@ void run_grid(const Kernel& kernel, dim3 grid, dim3 block, unsigned sharedBytes,
     launch.block = block;
     launch.sharedBytes = sharedBytes;
     launch.params = params;
-    launch.serial = launchSerial.fetch_add(1, std::memory_order_relaxed);
     launch.blocks = (unsigned long long)grid.x * grid.y * grid.z;
     const unsigned long long threads = launch.blocks * block.x * block.y * block.z;
     // Waking the helpers costs tens of microseconds: only for launches with a few thousand threads or more.
