@@ -12,7 +12,7 @@ namespace TransReID.Cuda.Tests;
 public sealed class CudaPairFixture : BackendPairFixture
 {
     protected override (IBackend? Backend, string? SkipReason) CreateCandidate() =>
-        CudaProbe.IsAvailable(out string? reason) ? (new CudaBackend(0), null) : (null, $"no usable CUDA device: {reason}");
+        TestEnvironment.GpuSkipReason() is { } reason ? (null, reason) : (new CudaBackend(0), null);
 }
 
 /// <summary>

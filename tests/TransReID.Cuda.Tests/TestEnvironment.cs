@@ -22,10 +22,33 @@ internal static class TestEnvironment
         Assert.SkipWhen(reason != null, $"NVRTC is not available: {reason} Run tests/TransReID.Cuda.Tests/get-nvrtc.sh or set TRANSREID_NVRTC_PATH.");
     }
 
+    /// <summary>
+    /// Whether the CUDA driver is the CPU emulator of <c>Emulator/</c> (<c>libtransreid-fakecuda.so</c> through
+    /// TRANSREID_CUDA_DRIVER_PATH, as <c>Emulator/run-gpu-tests.sh</c> and <c>./build.sh test</c> set it).
+    /// </summary>
+    public static bool IsEmulator { get; } =
+        Path.GetFileName(Environment.GetEnvironmentVariable(Runtime.Interop.Libraries.DriverPathVariable) ?? "")
+            .Contains("fakecuda", StringComparison.Ordinal);
+
+    /// <summary>Skips the calling test (with the reason) on the CPU emulator, e.g. when it would take minutes there.</summary>
+    public static void SkipOnEmulator(string reason) => Assert.SkipWhen(IsEmulator, $"not on the CPU emulator: {reason}");
+
     /// <summary>Skips the calling test (with the reason) unless CUDA device 0 is usable.</summary>
     public static void RequireGpu()
     {
-        Assert.SkipUnless(CudaProbe.IsAvailable(out string? reason), $"no usable CUDA device: {reason}");
+        string? reason = GpuSkipReason();
+        Assert.SkipWhen(reason != null, reason ?? "");
+    }
+
+    /// <summary>
+    /// Null when CUDA device 0 is usable, else why not. On the emulator an unusable device is a failure, not a reason
+    /// to skip: a run meant to exercise the kernels must not pass by skipping all of them.
+    /// </summary>
+    public static string? GpuSkipReason()
+    {
+        if (CudaProbe.IsAvailable(out string? reason)) return null;
+        if (IsEmulator) Assert.Fail($"{Runtime.Interop.Libraries.DriverPathVariable} names the CPU emulator, but it is not usable: {reason}");
+        return $"no usable CUDA device: {reason}";
     }
 
     private static string? ConfigureNvrtc()

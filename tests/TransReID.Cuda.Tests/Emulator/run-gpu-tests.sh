@@ -1,17 +1,47 @@
 #!/usr/bin/env bash
 # Runs the Gpu tests of TransReID.Cuda.Tests on the CPU emulator (no GPU needed): the real CudaBackend, the real
 # NVRTC (kernels still compiled to CUBIN, then checked and discarded by the fake driver), the emulated kernels and a
-# loop-based cuBLAS. Takes a few minutes on two cores. Extra arguments go to the test executable
-# (e.g. --filter-method "*Attention*").
+# loop-based cuBLAS. `./build.sh test` runs exactly this (with --no-build --skip-if-unavailable).
+#
+#   run-gpu-tests.sh [--no-build] [--skip-if-unavailable] [test arguments...]
+#
+#   --no-build              use the Release build of the test project that is already there (./build.sh test made it)
+#   --skip-if-unavailable   without g++ or NVRTC, print one note: line and exit 0 instead of failing
+#   test arguments          go to the test executable after --filter-trait "Category=Gpu",
+#                           e.g. --filter-method "*Attention*" or --filter-class "TransReID.Cuda.Tests.ModelCudaTests"
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
-"$here/build.sh" >/dev/null
+build=1 skip=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-build) build=0; shift ;;
+    --skip-if-unavailable) skip=1; shift ;;
+    *) break ;;
+  esac
+done
+unavailable() {
+  if [ $skip = 1 ]; then echo "note: $1; the emulated Gpu tests are skipped" >&2; exit 0; fi
+  echo "error: $1" >&2
+  exit 1
+}
+
+command -v g++ >/dev/null 2>&1 || unavailable "g++ is not installed (the CPU emulator of CUDA is built with it)"
 nvrtc="${TRANSREID_NVRTC_PATH:-$(find "$repo/.nvrtc" -name 'libnvrtc.so.*' ! -name '*builtins*' 2>/dev/null | sort | tail -1)}"
-[ -n "$nvrtc" ] || { echo "no NVRTC: run tests/TransReID.Cuda.Tests/get-nvrtc.sh first" >&2; exit 1; }
-dotnet build "$repo/tests/TransReID.Cuda.Tests" -nologo -v q
-cache="$(mktemp -d)"
+[ -n "$nvrtc" ] && [ -f "$nvrtc" ] || unavailable "NVRTC not found (run tests/TransReID.Cuda.Tests/get-nvrtc.sh or set TRANSREID_NVRTC_PATH)"
+
+start=$SECONDS
+lib="$("$here/build.sh" | tail -1)"
+echo "emulator built in $((SECONDS - start)) s: $lib"
+if [ $build = 1 ]; then dotnet build "$repo/tests/TransReID.Cuda.Tests" -c Release --nologo -v q; fi
+dll="$repo/tests/TransReID.Cuda.Tests/bin/Release/net10.0/TransReID.Cuda.Tests.dll"
+[ -f "$dll" ] || { echo "error: $dll is missing (build the solution in Release first, or drop --no-build)" >&2; exit 1; }
+
+cache="$(mktemp -d "${TMPDIR:-/tmp}/transreid-emu-cache.XXXXXX")"
 trap 'rm -rf "$cache"' EXIT
-TRANSREID_CUDA_DRIVER_PATH="$here/bin/libtransreid-fakecuda.so" TRANSREID_CUBLAS_PATH="$here/bin/libtransreid-fakecuda.so" \
-TRANSREID_NVRTC_PATH="$nvrtc" TRANSREID_CACHE="$cache" \
-    dotnet "$repo/tests/TransReID.Cuda.Tests/bin/Debug/net10.0/TransReID.Cuda.Tests.dll" --filter-trait "Category=Gpu" "$@"
+start=$SECONDS
+status=0
+TRANSREID_CUDA_DRIVER_PATH="$lib" TRANSREID_CUBLAS_PATH="$lib" TRANSREID_NVRTC_PATH="$nvrtc" TRANSREID_CACHE="$cache" \
+  dotnet "$dll" --filter-trait "Category=Gpu" "$@" || status=$?
+echo "emulated Gpu tests: $((SECONDS - start)) s, exit code $status"
+exit $status
