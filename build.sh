@@ -27,6 +27,10 @@ case "${1:-test}" in
       echo "== $t"
       dotnet test --project "$t" -c Release --no-build || status=1
     done
+    # The Gpu tests once more on the CPU emulator of the CUDA driver, cuBLAS and the kernels, in both scheduling orders
+    # (tests/TransReID.Cuda.Tests/Emulator/README.md); without g++ or NVRTC one note: line and nothing else.
+    echo "== tests/TransReID.Cuda.Tests, Category=Gpu, on the CPU emulator"
+    bash tests/TransReID.Cuda.Tests/Emulator/run-gpu-tests.sh --no-build --skip-if-unavailable --both-orders || status=1
     exit $status
     ;;
   quickstart)
