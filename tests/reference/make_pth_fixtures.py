@@ -5,7 +5,7 @@ What the C# tests read (never run in CI; the files are committed):
     shared storage, a strided slice, an expanded stride-0 view, a 0-d scalar, an int64 count), the zip one a plain
     OrderedDict, the legacy one wrapped as {'state_dict': ..., 'epoch', 'optimizer'};
     tensors_expected.safetensors: each as contiguous float32 (count as I64).
-  * transreid_zip.pth (F32, 'module.' prefix, zip) and transreid_legacy_f16.pth (F16/F64 mix, wrapped in 'model',
+  * transreid_zip.pth (F32, 'module.' prefix, the state dict's _metadata, zip) and transreid_legacy_f16.pth (F16/F64 mix, wrapped in 'model',
     legacy) of the tiny TransReID config 'pth_sie' (camera SIE, JPM); transreid_expected.safetensors: inputs and
     the reference embeddings of the F32 weights and of the F16-rounded ones.
   * imagenet_zip.pth (timm names, 4x4 pos-embed grid, a head), imagenet_legacy_linear.pth (legacy, the patchify
@@ -81,9 +81,10 @@ def tensors_fixture(sizes):
     t["half_view"] = h[1:, 1::2]         # F16, offset 6, stride (5, 2)
     t["scalar"] = torch.tensor(3.5)
     t["count"] = torch.tensor(7, dtype=torch.long)
+    t["param"] = torch.nn.Parameter(torch.randn(2, 2))   # pickled through torch._utils._rebuild_parameter
     expected = OrderedDict()
     for k, v in t.items():
-        expected[k] = v.contiguous() if v.dtype == torch.long else v.float().contiguous()
+        expected[k] = v.detach().contiguous() if v.dtype == torch.long else v.detach().float().contiguous()
     sizes["tensors_zip.pth"] = save(t, "tensors_zip.pth")
     wrapped = {"state_dict": t, "epoch": 3, "optimizer": {"state": {0: {"momentum_buffer": torch.ones(2)}}, "param_groups": [{"lr": 0.01}]}}
     sizes["tensors_legacy.pth"] = save(wrapped, "tensors_legacy.pth", legacy=True)
@@ -98,7 +99,9 @@ def transreid_fixture(sizes):
     b = 3
     images = torch.rand(b, 3, SIE.image_height, SIE.image_width) * 2 - 1
     cams = torch.tensor([0, 1, 1])
-    sizes["transreid_zip.pth"] = save(OrderedDict(("module." + k, v) for k, v in state.items()), "transreid_zip.pth")
+    ddp = OrderedDict(("module." + k, v) for k, v in state.items())
+    ddp._metadata = state._metadata   # as a DDP module's state_dict(): the pickle BUILDs the OrderedDict's attributes
+    sizes["transreid_zip.pth"] = save(ddp, "transreid_zip.pth")
     half = OrderedDict()
     for i, (k, v) in enumerate(state.items()):
         # F16 for most floats, F64 for the BN buffers: every float dtype goes through the reader

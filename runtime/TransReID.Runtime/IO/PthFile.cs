@@ -159,7 +159,7 @@ public sealed unsafe class PthFile : IDisposable
             else storageData[s.Key] = (e.DataOffset, s.Elements);
         }
 
-        return ValidateTensors(path, root, storageData, missing);
+        return Complete(path, ValidateTensors(path, root, storageData, missing), missing);
     }
 
     private static List<PthTensor> ReadLegacy(string path, byte* file, long length)
@@ -225,7 +225,19 @@ public sealed unsafe class PthFile : IDisposable
             }
         }
 
-        return ValidateTensors(path, root, storageData, missing);
+        return Complete(path, ValidateTensors(path, root, storageData, missing), missing);
+    }
+
+    /// <summary>A storage that the pickle refers to outside the state dict (an optimizer's) must be whole too: the file is truncated or corrupt.</summary>
+    private static List<PthTensor> Complete(string path, List<PthTensor> tensors, Dictionary<string, string> missing)
+    {
+        if (missing.Count > 0)
+        {
+            var (key, why) = missing.OrderBy(kv => kv.Key, StringComparer.Ordinal).First();
+            throw new PthException(path, null, $"storage '{key}' (used outside the state dict): {why.Replace("its storage", "storage", StringComparison.Ordinal)}");
+        }
+
+        return tensors;
     }
 
     private static object NextPickle(string path, byte* file, long length, ref long pos, string what, Unpickler? unpickler)
