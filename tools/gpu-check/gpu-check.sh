@@ -48,9 +48,9 @@ export TRANSREID_CACHE=${TRANSREID_CACHE:-/tmp/gpu-check-cache}   # kernel CUBIN
 unset NVIDIA_TF32_OVERRIDE                                         # fp32 parity: the environment never turns TF32 on
 if [ "${SYNC:-0}" = 1 ]; then export TRANSREID_CUDA_SYNC=1 CUDA_LAUNCH_BLOCKING=1; fi
 
-TESTS="$D/app/TransReID.Cuda.Tests/TransReID.Cuda.Tests.dll"
-CLI="$D/app/TransReID.Cli/TransReID.Cli.dll"
-TOOLS="$D/app/TransReID.Benchmarks/TransReID.Benchmarks.dll"
+TESTS="$D/app/tests/TransReID.Cuda.Tests.dll"
+CLI="$D/app/cli/TransReID.Cli.dll"
+TOOLS="$D/app/cli/TransReID.Benchmarks.dll"
 TOPTS=(--no-progress --no-ansi --output Detailed --results-directory "$OUT")
 export TESTS CLI TOOLS PRESET OUT BENCH_STEPS
 

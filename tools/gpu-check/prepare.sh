@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Stages everything the GPU check needs into .device/ at the repository root (git-ignored; carry [".device"]):
 #   .device/dotnet-rt.tar.xz     this machine's .NET runtime, packed (the GPU machine has no .NET and no network)
-#   .device/app/<project>/       Release publishes for linux-x64, framework-dependent, with their app hosts (xunit.v3
-#                                test projects require one), native assets of other platforms removed:
-#                                the CLI, the CUDA test assembly, the benchmark program (cuda-info, weights, compare)
+#   .device/app/cli/             Release publishes for linux-x64, framework-dependent, native assets of other platforms
+#                                removed: the CLI and the benchmark program (cuda-info, weights, compare) together
+#   .device/app/tests/           the CUDA test assembly, with its app host (xunit.v3 test projects require one)
 #   .device/gpu-check.sh         the check itself (tools/gpu-check/gpu-check.sh)
 # The working tree and the carried paths together must stay under 64 MiB; this refuses to stage more than 55 MiB.
 set -euo pipefail
@@ -18,17 +18,17 @@ if [ ! -s .device/dotnet-rt.tar.xz ]; then
     (cd "$dotnet_dir" && tar -cf - dotnet host/fxr shared/Microsoft.NETCore.App) | xz -T0 -6 > .device/dotnet-rt.tar.xz.tmp
     mv .device/dotnet-rt.tar.xz.tmp .device/dotnet-rt.tar.xz
 fi
-for project in src/TransReID.Cli/TransReID.Cli.csproj tests/TransReID.Cuda.Tests/TransReID.Cuda.Tests.csproj \
-               bench/TransReID.Benchmarks/TransReID.Benchmarks.csproj; do
-    name=$(basename "$project" .csproj)
-    rm -rf ".device/app/$name"
-    echo "publishing $name"
-    dotnet publish "$project" -c Release -r linux-x64 --self-contained false -o ".device/app/$name" --nologo -v quiet
-    if [ -d ".device/app/$name/runtimes" ]; then
-        find ".device/app/$name/runtimes" -mindepth 1 -maxdepth 1 ! -name linux-x64 -exec rm -rf {} +
-    fi
-    rm -f ".device/app/$name"/*.pdb.tmp
-done
+# The CLI and the benchmark program share one folder: the same assemblies (and SkiaSharp's 11 MB of natives) once.
+publish() {
+    local project=$1 dir=$2
+    echo "publishing $(basename "$project" .csproj) into .device/app/$dir"
+    dotnet publish "$project" -c Release -r linux-x64 --self-contained false -o ".device/app/$dir" --nologo -v quiet
+}
+rm -rf .device/app/cli .device/app/tests
+publish src/TransReID.Cli/TransReID.Cli.csproj cli
+publish bench/TransReID.Benchmarks/TransReID.Benchmarks.csproj cli
+publish tests/TransReID.Cuda.Tests/TransReID.Cuda.Tests.csproj tests
+find .device/app -mindepth 3 -maxdepth 3 -path '*/runtimes/*' ! -name linux-x64 -exec rm -rf {} +
 cp tools/gpu-check/gpu-check.sh .device/gpu-check.sh
 size=$(du -sm .device | cut -f1)
 tree=$(git ls-files -z | xargs -0 du -cm 2>/dev/null | tail -1 | cut -f1)

@@ -51,6 +51,9 @@ internal sealed class LaunchTracker
     /// </summary>
     public static string? StickyFault => s_stickyFault;
 
+    /// <summary>Forgets the recorded fault (tests that inject one on the CPU emulator, whose context survives it).</summary>
+    internal static void ForgetStickyFault() => s_stickyFault = null;
+
     /// <summary>Whether each launch and cuBLAS call is followed by a synchronisation.</summary>
     public bool SynchronizeEachLaunch { get; }
 
