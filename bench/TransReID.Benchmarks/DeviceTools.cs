@@ -79,8 +79,8 @@ internal static class DeviceTools
                 }
                 catch (NvrtcException e)
                 {
-                    string log = e.Log.Replace('\n', ' ');
-                    verdict = $"FAILS ({e.StatusName}) log: {log[..Math.Min(log.Length, 240)]}";
+                    string log = e.Log.Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? "";
+                    verdict = $"FAILS ({e.StatusName}): {log[..Math.Min(log.Length, 160)]}";
                 }
 
                 Console.WriteLine($"header probe: <{header}> {(withInclude ? $"with --include-path={include}" : "without --include-path")}: {verdict}");

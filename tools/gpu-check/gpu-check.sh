@@ -87,8 +87,11 @@ step() {
     dotnet --info | head -8
     env | grep -E '^TRANSREID_|^CUDA_' | sort
 } > "$OUT/00-env.log" 2>&1
-echo "env   $(grep -m1 -iE 'nvidia|emulator|^name' "$OUT/00-env.log" | head -1)" >> "$SUMMARY"
-grep -A1 '^name, driver' "$OUT/00-env.log" | tail -1 | sed 's/^/      /' >> "$SUMMARY"
+if grep -q '^name, driver' "$OUT/00-env.log"; then
+    echo "env   $(grep -A1 '^name, driver' "$OUT/00-env.log" | tail -1)" | tee -a "$SUMMARY"
+else
+    echo "env   nvidia-smi not available (${TRANSREID_CUDA_DRIVER_PATH:+driver: $TRANSREID_CUDA_DRIVER_PATH})" | tee -a "$SUMMARY"
+fi
 
 # 01 backend + NVRTC headers
 step 01-info 60 dotnet "$TOOLS" cuda-info
@@ -108,10 +111,10 @@ step 04-nvrtc-tests 60 dotnet "$TESTS" --filter-not-trait "Category=Gpu" \
 # 05 CLI: one preset, the same weights and the same 40 images on cpu and cuda
 cli_check() {
     set -e
-    local w=/tmp/gpu-check-cli model=market
-    [ "$PRESET" = tiny-demo ] && model=tiny
+    local w=/tmp/gpu-check-cli model=market cameras=6
+    [ "$PRESET" = tiny-demo ] && { model=tiny; cameras=3; }
     rm -rf "$w"; mkdir -p "$w/images"
-    dotnet "$CLI" synth --out "$w/data" --ids 12 --cameras 6 --images-per-camera 2 --seed 3
+    dotnet "$CLI" synth --out "$w/data" --ids 30 --cameras $cameras --images-per-camera 2 --seed 3
     find "$w/data/bounding_box_test" -type f | sort | head -40 | xargs -I{} cp {} "$w/images/"
     echo "images: $(ls "$w/images" | wc -l)"
     dotnet "$TOOLS" weights "$w/weights.safetensors" 1 "$model"
@@ -134,6 +137,16 @@ bench_cuda() {
     dotnet "$CLI" bench --preset "$PRESET" --device cuda --batch $b --embed-batch $e --steps "$BENCH_STEPS" --warmup 2 \
         --precision fp32 --json "$OUT/bench.json"
     local rc=$?
+    # one RESULT line per workload from bench.json (no jq or Python needed)
+    [ -f "$OUT/bench.json" ] && awk -F': ' '
+        /"call"/ { gsub(/[",]/, "", $2); call = $2 }
+        /"median_ms"/ { gsub(/,/, "", $2); ms = $2 }
+        /"images_per_second"/ { gsub(/,/, "", $2); ips = $2 }
+        /"flops_per_second"/ && !/peak/ { gsub(/,/, "", $2); fl = $2 }
+        /"fraction_of_peak"/ { gsub(/,/, "", $2); frac = $2 }
+        /"peak_memory_bytes"/ { gsub(/,/, "", $2);
+            printf "RESULT %s: %.1f img/s, median %.1f ms, %.1f TFLOP/s, %.1f%% of peak, peak memory %.0f MiB\n", call, ips, ms, fl / 1e12, 100 * frac, $2 / 1048576 }
+        ' "$OUT/bench.json"
     nvidia-smi --query-gpu=memory.used,memory.total --format=csv,noheader 2>/dev/null || true
     return $rc
 }
