@@ -19,7 +19,7 @@ internal static class EmbedCommand
     public static Command Create()
     {
         var preset = new Option<string>("--preset") { Description = "Model preset (see 'transreid presets')", Required = true };
-        var weights = new Option<string>("--weights") { Description = "Weights (.safetensors, official TransReID key names)", Required = true };
+        var weights = new Option<string>("--weights") { Description = "Weights: .safetensors or a PyTorch .pth/.pt state dict, official TransReID key names", Required = true };
         var images = new Option<string>("--images") { Description = "Folder of .jpg/.jpeg/.png/.bmp images (not recursive)", Required = true };
         var output = new Option<string>("--output") { Description = "Output .safetensors: tensor 'embeddings' [N, FeatureDim], metadata 'files'", Required = true };
         var camera = new Option<int?>("--camera") { Description = "0-based camera index for every image (default: from Market-style names, c3 -> 2)" };

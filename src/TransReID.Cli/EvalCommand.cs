@@ -17,7 +17,7 @@ internal static class EvalCommand
     public static Command Create()
     {
         var preset = new Option<string>("--preset") { Description = "Model preset (see 'transreid presets')", Required = true };
-        var weights = new Option<string>("--weights") { Description = "Weights (.safetensors, official TransReID key names)", Required = true };
+        var weights = new Option<string>("--weights") { Description = "Weights: .safetensors or a PyTorch .pth/.pt state dict, official TransReID key names", Required = true };
         var data = new Option<string>("--data") { Description = "Dataset folder (or .csv manifest) with query and gallery", Required = true };
         var kind = new Option<string>("--dataset") { Description = "market, duke, msmt17, veri, folder, csv or auto", DefaultValueFactory = _ => "auto" };
         var rerank = new Option<bool>("--rerank") { Description = "k-reciprocal re-ranking" };
@@ -83,6 +83,6 @@ internal static class EvalCommand
         table.AddRow("queries", m.ValidQueries.ToString(CultureInfo.InvariantCulture));
         table.AddRow("gallery", result.GalleryImages.ToString(CultureInfo.InvariantCulture));
         if (result.SkippedImages > 0) table.AddRow("[yellow]unreadable, skipped[/]", result.SkippedImages.ToString(CultureInfo.InvariantCulture));
-        AnsiConsole.Write(table);
+        ConvertCommand.Stdout().Write(table);
     }
 }

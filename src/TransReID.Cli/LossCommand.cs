@@ -20,7 +20,7 @@ internal static class LossCommand
     public static Command Create()
     {
         var preset = new Option<string>("--preset") { Description = "Model preset", Required = true };
-        var weights = new Option<string>("--weights") { Description = "Weights (.safetensors, official names)", Required = true };
+        var weights = new Option<string>("--weights") { Description = "Weights: .safetensors or a PyTorch .pth/.pt state dict, official TransReID key names", Required = true };
         var images = new Option<string>("--images") { Description = "Folder of Market-style named images (identity and camera from the names)", Required = true };
         var dropPath = new Option<double>("--drop-path") { Description = "Stochastic-depth rate of the last block (0 turns it off)", DefaultValueFactory = _ => 0.1 };
         var gradients = new Option<string?>("--gradients") { Description = "Write the gradient of the total loss for every trainable tensor (.safetensors)" };

@@ -21,6 +21,7 @@ internal static class Program
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(SynthCommand.Create());
+        root.Subcommands.Add(ConvertCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         return root.Parse(args).Invoke();
     }
@@ -33,7 +34,7 @@ internal static class Program
             return body();
         }
         catch (Exception e) when (e is CliException or ImageLoadException or SafetensorsException or ArgumentException
-            or InvalidOperationException or IOException or UnauthorizedAccessException or ArithmeticException)
+            or InvalidOperationException or IOException or UnauthorizedAccessException or ArithmeticException or PthException)
         {
             Console.Out.Flush();
             Console.Error.WriteLine("error: " + e.Message);

@@ -12,7 +12,8 @@ using TransReID.Training;
 namespace TransReID.Cli;
 
 /// <summary>
-/// <c>transreid train</c>: trains a preset from scratch (or from <c>--init</c> weights) on a dataset with the official
+/// <c>transreid train</c>: trains a preset from scratch, from ImageNet weights (<c>--pretrained</c>, the official start)
+/// or from TransReID weights (<c>--init</c>) on a dataset with the official
 /// recipe; Ctrl+C writes a checkpoint at the next step and exits with 130; <c>--resume</c> continues it exactly.
 /// </summary>
 internal static class TrainCommand
@@ -34,21 +35,22 @@ internal static class TrainCommand
         var lr = new Option<double?>("--lr") { Description = "Base learning rate (default: 0.008 for SGD, 3.5e-4 for AdamW)" };
         var seed = new Option<int>("--seed") { Description = "Seed of the initial weights, sampler, augmentation and drop path", DefaultValueFactory = _ => 1234 };
         var optimizer = new Option<string>("--optimizer") { Description = "sgd (official) or adamw", DefaultValueFactory = _ => "sgd" };
-        var init = new Option<string?>("--init") { Description = "Start from these weights (.safetensors, official names) instead of from scratch" };
+        var init = new Option<string?>("--init") { Description = "Start from these TransReID weights (.safetensors or .pth, official names) instead of from scratch" };
+        var pretrained = new Option<string?>("--pretrained") { Description = "Start from ImageNet ViT/DeiT weights (.pth, timm names), as the official recipe; the rest from scratch with --seed" };
         var progress = new Option<string>("--progress") { Description = "auto, live, plain or none", DefaultValueFactory = _ => "auto" };
         var command = new Command("train", "Train a preset on a re-identification dataset")
         {
-            preset, data, kind, output, epochs, batch, device, resume, evalEvery, checkpointEvery, lr, seed, optimizer, init, progress,
+            preset, data, kind, output, epochs, batch, device, resume, evalEvery, checkpointEvery, lr, seed, optimizer, init, pretrained, progress,
         };
         command.SetAction(r => Program.Guard(() => Run(new Settings(
             PresetRegistry.Find(r.GetValue(preset)!), r.GetValue(data)!, r.GetValue(kind)!, r.GetValue(output)!, r.GetValue(epochs),
             r.GetValue(batch), r.GetValue(device)!, r.GetValue(resume), r.GetValue(evalEvery), r.GetValue(checkpointEvery), r.GetValue(lr),
-            r.GetValue(seed), r.GetValue(optimizer)!, r.GetValue(init), r.GetValue(progress)!))));
+            r.GetValue(seed), r.GetValue(optimizer)!, r.GetValue(init), r.GetValue(pretrained), r.GetValue(progress)!))));
         return command;
     }
 
     private sealed record Settings(Preset Preset, string Data, string Kind, string Out, int Epochs, int Batch, string Device, bool Resume,
-        int EvalEvery, int CheckpointEvery, double? LearningRate, int Seed, string Optimizer, string? Init, string Progress);
+        int EvalEvery, int CheckpointEvery, double? LearningRate, int Seed, string Optimizer, string? Init, string? Pretrained, string Progress);
 
     private static int Run(Settings s)
     {
@@ -78,6 +80,9 @@ internal static class TrainCommand
         if (!(lr > 0) || !double.IsFinite(lr)) throw new CliException($"--lr {lr.ToString(CultureInfo.InvariantCulture)} must be a positive number");
         if (s.Init is not null && !File.Exists(s.Init)) throw new CliException($"--init weights '{s.Init}' do not exist");
         if (s.Init is not null && s.Resume) throw new CliException("--init and --resume exclude each other: a resumed run takes its weights from the checkpoint");
+        if (s.Pretrained is not null && !File.Exists(s.Pretrained)) throw new CliException($"--pretrained weights '{s.Pretrained}' do not exist");
+        if (s.Pretrained is not null && s.Init is not null) throw new CliException("--pretrained and --init exclude each other: --pretrained is an ImageNet backbone, --init a TransReID model");
+        if (s.Pretrained is not null && s.Resume) throw new CliException("--pretrained and --resume exclude each other: a resumed run takes its weights from the checkpoint");
 
         var dataset = DatasetReader.Open(s.Data, s.Kind);
         Console.Out.Write(dataset.Describe());
@@ -103,6 +108,11 @@ internal static class TrainCommand
 
         using var model = s.Preset.Create(Device.Parse(s.Device), s.Seed);
         if (s.Init is not null) model.Load(s.Init);
+        if (s.Pretrained is not null)
+        {
+            var report = model.LoadPretrained(s.Pretrained, s.Seed);
+            Program.Status($"[grey]ImageNet initialisation: {Markup.Escape(report.ToString())}[/]");
+        }
         var plan = new LearningRatePlan(lr, s.Epochs, options.EffectiveBiasFactor);
         string optimizerName = optimizer == OptimizerKind.Sgd ? "SGD" : "AdamW";
         Program.Status(string.Create(CultureInfo.InvariantCulture,
