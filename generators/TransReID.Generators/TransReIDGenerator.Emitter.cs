@@ -105,6 +105,9 @@ public sealed partial class TransReIDGenerator
             w.Line($"public const bool JpmRearrange = {B(s.JpmRearrange)};");
             w.Line($"public const int Classes = {s.Classes};");
             w.Line($"public const global::TransReID.NeckFeature NeckFeature = global::TransReID.NeckFeature.{(s.NeckFeature == 1 ? "After" : "Before")};");
+            w.Line("/// <summary>Input normalisation <c>(x/255 − mean)/std</c> per channel R, G, B (<c>INPUT.PIXEL_MEAN</c>/<c>PIXEL_STD</c>).</summary>");
+            w.Line($"public const float PixelMeanR = {F(s.PixelMean[0])}, PixelMeanG = {F(s.PixelMean[1])}, PixelMeanB = {F(s.PixelMean[2])};");
+            w.Line($"public const float PixelStdR = {F(s.PixelStd[0])}, PixelStdG = {F(s.PixelStd[1])}, PixelStdB = {F(s.PixelStd[2])};");
             w.Line($"public const int PatchGridY = {p.GridY};");
             w.Line($"public const int PatchGridX = {p.GridX};");
             w.Line($"public const int PatchCount = {p.N};");
@@ -231,7 +234,7 @@ public sealed partial class TransReIDGenerator
                 }
 
                 /// <summary>The model's numbers.</summary>
-                public static {{Rt}}.ModelInfo ModelInfo { get; } = new({{Q(s.FullName)}}, ImageHeight, ImageWidth, PatchSize, StrideY, StrideX, Depth, EmbedDim, Heads, MlpHidden, Cameras, Views, SieRows, SieCoefficient, Jpm, JpmParts, JpmShift, JpmShuffleGroups, JpmRearrange, Classes, NeckFeature, PatchGridY, PatchGridX, TokenCount, FeatureDim, ParameterCount, TrainableParameterCount);
+                public static {{Rt}}.ModelInfo ModelInfo { get; } = new({{Q(s.FullName)}}, ImageHeight, ImageWidth, PatchSize, StrideY, StrideX, Depth, EmbedDim, Heads, MlpHidden, Cameras, Views, SieRows, SieCoefficient, Jpm, JpmParts, JpmShift, JpmShuffleGroups, JpmRearrange, Classes, NeckFeature, PatchGridY, PatchGridX, TokenCount, FeatureDim, ParameterCount, TrainableParameterCount, new[] { PixelMeanR, PixelMeanG, PixelMeanB }, new[] { PixelStdR, PixelStdG, PixelStdB });
 
                 /// <summary>The model's numbers.</summary>
                 public {{Rt}}.ModelInfo Info => ModelInfo;

@@ -85,6 +85,10 @@ public sealed partial class TransReIDGenerator
                 _ => fallback,
             } : fallback;
             bool Bool(string name, bool fallback) => named.TryGetValue(name, out var c) && c.Value is bool v ? v : fallback;
+            EquatableArray<double> Reals(string name, double fallback) => new(
+                named.TryGetValue(name, out var c) && c.Kind == TypedConstantKind.Array && !c.IsNull
+                    ? c.Values.Select(v => v.Value switch { double d => d, float f => f, int i => i, _ => double.NaN })
+                    : new[] { fallback, fallback, fallback });
 
             var spec = new ModelSpec
             {
@@ -112,6 +116,8 @@ public sealed partial class TransReIDGenerator
                 JpmRearrange = Bool("JpmRearrange", true),
                 Classes = Int("Classes", 0),
                 NeckFeature = Int("NeckFeature", 0),
+                PixelMean = Reals("PixelMean", 0.5),
+                PixelStd = Reals("PixelStd", 0.5),
             };
 
             Validate(spec, Report);
@@ -182,6 +188,20 @@ public sealed partial class TransReIDGenerator
                     }
                 }
             }
+
+            void Pixel(string name, EquatableArray<double> values, bool positive)
+            {
+                if (values.Count != 3 || values.Any(v => double.IsNaN(v) || double.IsInfinity(v) || (positive && v <= 0)))
+                {
+                    report(DiagnosticDescriptors.BadPixelNormalization, name, new object[]
+                    {
+                        name, positive ? ", all positive" : "", string.Join(", ", values.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))),
+                    });
+                }
+            }
+
+            Pixel("PixelMean", s.PixelMean, positive: false);
+            Pixel("PixelStd", s.PixelStd, positive: true);
 
             if (!shapeOk || !s.Jpm) return;
             int n = ShapeMath.GridSize(s.ImageHeight, s.PatchSize, s.StrideY) * ShapeMath.GridSize(s.ImageWidth, s.PatchSize, s.StrideX);

@@ -82,4 +82,15 @@ public sealed class TransReIDModelAttribute : Attribute
 
     /// <summary>Features returned by <c>Embed</c>.</summary>
     public NeckFeature NeckFeature { get; set; } = NeckFeature.Before;
+
+    /// <summary>
+    /// Per-channel (R, G, B) mean of the input normalisation <c>(x/255 − mean)/std</c> (<c>INPUT.PIXEL_MEAN</c>); null =
+    /// 0.5 on every channel, as the person configs. The VeRi/VehicleID DeiT configs use ImageNet's (0.485, 0.456, 0.406).
+    /// </summary>
+#pragma warning disable CA1819 // an attribute argument can only be an array
+    public double[]? PixelMean { get; set; }
+
+    /// <summary>Per-channel (R, G, B) standard deviation of the input normalisation (<c>INPUT.PIXEL_STD</c>); null = 0.5 each (ImageNet: 0.229, 0.224, 0.225).</summary>
+    public double[]? PixelStd { get; set; }
+#pragma warning restore CA1819
 }

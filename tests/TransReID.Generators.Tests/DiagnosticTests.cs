@@ -54,6 +54,8 @@ public class DiagnosticTests
     [InlineData("TRID0011", "JpmShuffleGroups = 0", "JpmShuffleGroups 0 must be at least 1")]
     [InlineData("TRID0012", "JpmShift = 0", "JpmShift 0 must be between 1 and the patch count 128")]
     [InlineData("TRID0012", "JpmShift = 129", "JpmShift 129 must be between 1 and the patch count 128")]
+    [InlineData("TRID0014", "PixelStd = new[] { 0.5, 0.0, 0.5 }", "PixelStd must be three finite values (R, G, B), all positive, got [0.5, 0, 0.5]")]
+    [InlineData("TRID0014", "PixelMean = new[] { 0.5, 0.5 }", "PixelMean must be three finite values (R, G, B), got [0.5, 0.5]")]
     public void BadArgument_IsReportedAtTheArgument_NamingTheValues(string id, string argument, string message)
     {
         string arguments = argument.StartsWith("Classes", StringComparison.Ordinal) ? argument : "Classes = 10, " + argument;

@@ -51,6 +51,9 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor BadShift = Error("TRID0012", "JpmShift out of range",
         "JpmShift {0} must be between 1 and the patch count {1}");
 
+    public static readonly DiagnosticDescriptor BadPixelNormalization = Error("TRID0014", "PixelMean/PixelStd must be three finite values",
+        "{0} must be three finite values (R, G, B){1}, got [{2}]");
+
     public static readonly DiagnosticDescriptor Generic = Error("TRID0013", "Model class must not be generic",
         "The class '{0}' with [TransReIDModel] must not be generic: a model's shapes are fixed, so it has no type parameters");
 }

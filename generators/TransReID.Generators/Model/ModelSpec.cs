@@ -31,6 +31,8 @@ internal sealed record ModelSpec
     public required bool JpmRearrange { get; init; }
     public required int Classes { get; init; }
     public required int NeckFeature { get; init; }            // 0 = Before, 1 = After
+    public required EquatableArray<double> PixelMean { get; init; }  // R, G, B (3 values when valid)
+    public required EquatableArray<double> PixelStd { get; init; }
 
     public string FullName => (Namespace.Length == 0 ? "" : Namespace + ".") + string.Concat(System.Linq.Enumerable.Select(ContainingTypes, t => t.Name + ".")) + ClassName;
 

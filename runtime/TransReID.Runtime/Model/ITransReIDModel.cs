@@ -8,7 +8,7 @@ public sealed record ModelInfo(
     string Name, int ImageHeight, int ImageWidth, int PatchSize, int StrideY, int StrideX, int Depth, int EmbedDim, int Heads,
     int MlpHidden, int Cameras, int Views, int SieRows, double SieCoefficient, bool Jpm, int JpmParts, int JpmShift,
     int JpmShuffleGroups, bool JpmRearrange, int Classes, NeckFeature NeckFeature, int PatchGridY, int PatchGridX,
-    int TokenCount, int FeatureDim, long ParameterCount, long TrainableParameterCount)
+    int TokenCount, int FeatureDim, long ParameterCount, long TrainableParameterCount, float[] PixelMean, float[] PixelStd)
 {
     /// <summary>Floats per input image (3·H·W).</summary>
     public int ImageFloats => 3 * ImageHeight * ImageWidth;

@@ -24,6 +24,11 @@ internal static class PresetRegistry
         Make<DukeVitTransReIDStride>("duke-vit-transreid-stride", "DukeMTMC-reID TransReID stride 12 (8 cameras, 702 ids)"),
         Make<Msmt17VitTransReIDStride>("msmt17-vit-transreid-stride", "MSMT17 TransReID stride 12 (15 cameras, 1041 ids)"),
         Make<VeriVitTransReIDStride>("veri-vit-transreid-stride", "VeRi-776 TransReID stride 12, 256x256, camera+view SIE (20 x 8), shift 8"),
+        Make<MarketDeitTransReIDStride>("market-deit-transreid-stride", "Market-1501 DeiT-B/16 TransReID stride 12 (configs/Market/deit_transreid_stride.yml; start from DeiT-B distilled weights)"),
+        Make<DukeDeitTransReIDStride>("duke-deit-transreid-stride", "DukeMTMC-reID DeiT-B/16 TransReID stride 12 (8 cameras, 702 ids)"),
+        Make<Msmt17DeitTransReIDStride>("msmt17-deit-transreid-stride", "MSMT17 DeiT-B/16 TransReID stride 12 (15 cameras, 1041 ids; official LR 0.005)"),
+        Make<VeriDeitTransReIDStride>("veri-deit-transreid-stride", "VeRi-776 DeiT-B/16 TransReID stride 12, 256x256, camera+view SIE, shift 8, ImageNet mean/std"),
+        Make<VehicleIdDeitTransReIDStride>("vehicleid-deit-transreid-stride", "VehicleID DeiT-B/16 TransReID stride 12, 256x256, no SIE, shift 8, 13164 ids, ImageNet mean/std"),
         Make<TinyDemo>("tiny-demo", "A tiny TransReID (64x32, depth 3, width 48, 3 cameras, JPM, 5 ids) for trying the CLI in seconds"),
     ];
 

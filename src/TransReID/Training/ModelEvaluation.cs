@@ -75,7 +75,7 @@ public static class ModelEvaluation
         ArgumentNullException.ThrowIfNull(images);
         var info = model.Info;
         int dim = info.FeatureDim;
-        var transform = new TestTransform(info.ImageHeight, info.ImageWidth);
+        var transform = new TestTransform(info.ImageHeight, info.ImageWidth, info.PixelMean, info.PixelStd);
         var loader = BatchLoader.ForEvaluation(images, batchSize, transform, new BatchLoaderOptions
         {
             Threads = loaderThreads > 0 ? loaderThreads : Environment.ProcessorCount,

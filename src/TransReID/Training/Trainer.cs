@@ -328,7 +328,7 @@ public sealed class Trainer
         public bool Loop(int startEpoch, int startBatch)
         {
             var info = _model.Info;
-            var transform = new TrainTransform(info.ImageHeight, info.ImageWidth)
+            var transform = new TrainTransform(info.ImageHeight, info.ImageWidth, info.PixelMean, info.PixelStd)
             {
                 FlipProbability = _o.FlipProbability,
                 Padding = _o.Padding,

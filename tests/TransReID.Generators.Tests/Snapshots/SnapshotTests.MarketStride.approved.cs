@@ -33,6 +33,9 @@ namespace Sample.Models
         public const bool JpmRearrange = true;
         public const int Classes = 751;
         public const global::TransReID.NeckFeature NeckFeature = global::TransReID.NeckFeature.Before;
+        /// <summary>Input normalisation <c>(x/255 − mean)/std</c> per channel R, G, B (<c>INPUT.PIXEL_MEAN</c>/<c>PIXEL_STD</c>).</summary>
+        public const float PixelMeanR = 0.5f, PixelMeanG = 0.5f, PixelMeanB = 0.5f;
+        public const float PixelStdR = 0.5f, PixelStdG = 0.5f, PixelStdB = 0.5f;
         public const int PatchGridY = 21;
         public const int PatchGridX = 10;
         public const int PatchCount = 210;
@@ -382,7 +385,7 @@ namespace Sample.Models
         }
 
         /// <summary>The model's numbers.</summary>
-        public static global::TransReID.Runtime.Model.ModelInfo ModelInfo { get; } = new("Sample.Models.MarketStride", ImageHeight, ImageWidth, PatchSize, StrideY, StrideX, Depth, EmbedDim, Heads, MlpHidden, Cameras, Views, SieRows, SieCoefficient, Jpm, JpmParts, JpmShift, JpmShuffleGroups, JpmRearrange, Classes, NeckFeature, PatchGridY, PatchGridX, TokenCount, FeatureDim, ParameterCount, TrainableParameterCount);
+        public static global::TransReID.Runtime.Model.ModelInfo ModelInfo { get; } = new("Sample.Models.MarketStride", ImageHeight, ImageWidth, PatchSize, StrideY, StrideX, Depth, EmbedDim, Heads, MlpHidden, Cameras, Views, SieRows, SieCoefficient, Jpm, JpmParts, JpmShift, JpmShuffleGroups, JpmRearrange, Classes, NeckFeature, PatchGridY, PatchGridX, TokenCount, FeatureDim, ParameterCount, TrainableParameterCount, new[] { PixelMeanR, PixelMeanG, PixelMeanB }, new[] { PixelStdR, PixelStdG, PixelStdB });
 
         /// <summary>The model's numbers.</summary>
         public global::TransReID.Runtime.Model.ModelInfo Info => ModelInfo;

@@ -35,6 +35,9 @@ partial class Outer
             public const bool JpmRearrange = true;
             public const int Classes = 5;
             public const global::TransReID.NeckFeature NeckFeature = global::TransReID.NeckFeature.Before;
+            /// <summary>Input normalisation <c>(x/255 − mean)/std</c> per channel R, G, B (<c>INPUT.PIXEL_MEAN</c>/<c>PIXEL_STD</c>).</summary>
+            public const float PixelMeanR = 0.5f, PixelMeanG = 0.5f, PixelMeanB = 0.5f;
+            public const float PixelStdR = 0.5f, PixelStdG = 0.5f, PixelStdB = 0.5f;
             public const int PatchGridY = 5;
             public const int PatchGridX = 3;
             public const int PatchCount = 15;
@@ -249,7 +252,7 @@ partial class Outer
             }
 
             /// <summary>The model's numbers.</summary>
-            public static global::TransReID.Runtime.Model.ModelInfo ModelInfo { get; } = new("Outer.Mid.Tiny", ImageHeight, ImageWidth, PatchSize, StrideY, StrideX, Depth, EmbedDim, Heads, MlpHidden, Cameras, Views, SieRows, SieCoefficient, Jpm, JpmParts, JpmShift, JpmShuffleGroups, JpmRearrange, Classes, NeckFeature, PatchGridY, PatchGridX, TokenCount, FeatureDim, ParameterCount, TrainableParameterCount);
+            public static global::TransReID.Runtime.Model.ModelInfo ModelInfo { get; } = new("Outer.Mid.Tiny", ImageHeight, ImageWidth, PatchSize, StrideY, StrideX, Depth, EmbedDim, Heads, MlpHidden, Cameras, Views, SieRows, SieCoefficient, Jpm, JpmParts, JpmShift, JpmShuffleGroups, JpmRearrange, Classes, NeckFeature, PatchGridY, PatchGridX, TokenCount, FeatureDim, ParameterCount, TrainableParameterCount, new[] { PixelMeanR, PixelMeanG, PixelMeanB }, new[] { PixelStdR, PixelStdG, PixelStdB });
 
             /// <summary>The model's numbers.</summary>
             public global::TransReID.Runtime.Model.ModelInfo Info => ModelInfo;
