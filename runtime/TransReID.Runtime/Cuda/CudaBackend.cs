@@ -4,7 +4,6 @@ using System.Globalization;
 using System.Linq;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Text;
 using TransReID.Runtime.Interop;
 using TransReID.Shapes;
 using static TransReID.Runtime.BackendChecks;
@@ -836,18 +835,5 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
         int value;
         CudaDriver.Check(CudaDriver.cuDeviceGetAttribute(&value, attribute, device), "cuDeviceGetAttribute");
         return value;
-    }
-
-    /// <summary>A one-line summary of the loaded modules (file, target, cache hit), for logs.</summary>
-    internal string DescribeModules()
-    {
-        var text = new StringBuilder();
-        foreach (KernelModule m in _kernels.Modules.OrderBy(m => m.FileName, StringComparer.Ordinal))
-        {
-            if (text.Length > 0) text.Append(", ");
-            text.Append(m.FileName).Append(m.Image.FromCache ? " (cache)" : " (compiled)");
-        }
-
-        return text.ToString();
     }
 }

@@ -7,6 +7,7 @@ using System.Linq;
 using System.Security.Cryptography;
 using System.Text;
 using TransReID.Runtime.Interop;
+using TransReID.Runtime.IO;
 
 namespace TransReID.Runtime.Cuda;
 
@@ -338,43 +339,24 @@ internal sealed class KernelCompiler
 
     private static void TryWriteCache(string path, byte[] data, bool cubin)
     {
-        string temp = $"{path}.{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}.{Guid.NewGuid():N}.tmp";
+        byte[] header = new byte[HeaderBytes];
+        Magic.CopyTo(header, 0);
+        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(8), FormatVersion);
+        BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(12), cubin ? 0 : 1);
+        BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(16), data.Length);
+        SHA256.HashData(data).CopyTo(header, 24);
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            byte[] header = new byte[HeaderBytes];
-            Magic.CopyTo(header, 0);
-            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(8), FormatVersion);
-            BinaryPrimitives.WriteInt32LittleEndian(header.AsSpan(12), cubin ? 0 : 1);
-            BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(16), data.Length);
-            SHA256.HashData(data).CopyTo(header, 24);
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            AtomicFile.Write(path, stream =>
             {
                 stream.Write(header);
                 stream.Write(data);
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, path, overwrite: true);
+            });
         }
         catch (IOException)
         {
-            TryDelete(temp);
-        }
-        catch (UnauthorizedAccessException)
-        {
-            TryDelete(temp);
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            if (File.Exists(path)) File.Delete(path);
-        }
-        catch (IOException)
-        {
+            // a cache that cannot be written (read-only, full disk) only costs a recompilation next time
         }
         catch (UnauthorizedAccessException)
         {
