@@ -104,7 +104,7 @@ internal static class EvalBench
                 sw.Restart();
                 float[] qq = ReidEvaluator.Distances(qf, queries, qf, queries, dim);
                 float[] gg = ReidEvaluator.Distances(gf, gallery, gf, gallery, dim);
-                dist = ReRanking.Apply(dist, qq, gg, queries, gallery, new ReRankingOptions());
+                dist = ReRanking.Apply(dist, qq, gg, queries, gallery, ReRankingOptions.Zhong2017); // docs/benchmarks.md: k1 20, k2 6
                 rerankSeconds = sw.Elapsed.TotalSeconds;
             }
 

@@ -64,7 +64,7 @@ internal static class BenchCommand
     {
         bool tf32 = ParsePrecision(s.Precision);
         Validate(s);
-        Device device = ParseDevice(s.Device);
+        Device device = UserInput.ParseDevice(s.Device);
         if (tf32 && device.Kind != DeviceKind.Cuda)
         {
             string why = string.Equals(s.Device.Trim(), "auto", StringComparison.OrdinalIgnoreCase) ? " (--device auto found no usable CUDA device)" : "";
@@ -143,8 +143,8 @@ internal static class BenchCommand
 
     private static void Validate(Settings s)
     {
-        if (s.Batch < 1) throw new CliException($"--batch {s.Batch} must be at least 1");
-        if (s.EmbedBatch < 1) throw new CliException($"--embed-batch {s.EmbedBatch} must be at least 1");
+        UserInput.CheckBatch("--batch", s.Batch, s.Preset.Info);
+        UserInput.CheckBatch("--embed-batch", s.EmbedBatch, s.Preset.Info);
         if (s.TrainSteps < 0) throw new CliException($"--train-steps/--steps {s.TrainSteps} must be 0 or more");
         if (s.EmbedSteps < 0) throw new CliException($"--embed-steps/--steps {s.EmbedSteps} must be 0 or more");
         if (s.TrainSteps == 0 && s.EmbedSteps == 0) throw new CliException("--train-steps and --embed-steps are both 0: nothing to measure");
@@ -158,18 +158,6 @@ internal static class BenchCommand
         {
             string? directory = Path.GetDirectoryName(Path.GetFullPath(s.Json));
             if (directory is null || !Directory.Exists(directory)) throw new CliException($"--json {s.Json}: the directory '{directory}' does not exist");
-        }
-    }
-
-    private static Device ParseDevice(string name)
-    {
-        try
-        {
-            return Device.Parse(name);
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-        {
-            throw new CliException($"--device {name}: {e.Message}", e);
         }
     }
 
@@ -239,9 +227,7 @@ internal static class BenchCommand
         Row("model FLOP/s", p => Flops(p.FlopsPerSecond));
         if (cuda) Row(tf32 ? "of device peak (dense tf32)" : "of device peak (fp32)", p => p.FractionOfPeak is { } f ? f.ToString("P1", CultureInfo.InvariantCulture) : "unknown");
         Row(cuda ? "peak allocated (backend)" : "peak working set (process)", p => Bytes(p.PeakMemoryBytes));
-        // A console on the current standard output (the static AnsiConsole keeps the writer it first saw).
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
-        if (Console.IsOutputRedirected) console.Profile.Width = AnsiConsole.Profile.Width;
+        var console = Consoles.Stdout();
         console.Write(table);
 
         var notes = new List<string>

@@ -33,9 +33,9 @@ internal static class ConvertCommand
         if (!File.Exists(input)) throw new CliException($"input weights '{input}' do not exist");
         if (string.Equals(Path.GetFullPath(input), Path.GetFullPath(output), StringComparison.Ordinal))
             throw new CliException("--output must not be the --input file");
-        var kind = ModelCore.DetectKind(input);
+        var kind = UserInput.DetectKind(input);
         using var model = preset.Create(Device.Cpu, seed);
-        var report = kind == WeightsKind.TransReID ? model.Load(input) : model.LoadPretrained(input, seed);
+        var report = kind == WeightsKind.TransReID ? UserInput.Load(model, input) : UserInput.LoadPretrained(model, input, seed);
         model.Save(output);
         PrintReport(report, $"{Path.GetFileName(input)} ({report.Format}, {(kind == WeightsKind.TransReID ? "TransReID state dict" : "ImageNet backbone")}) → {preset.Name}");
         Program.Status($"[green]wrote {Markup.Escape(output)}[/] ({model.ParameterTable.Count} tensors of {preset.Name})");
@@ -70,16 +70,9 @@ internal static class ConvertCommand
             table.AddRow(action, Markup.Escape(e.Target ?? "-"), Markup.Escape(e.Source ?? "-"), Markup.Escape(e.Detail));
         }
 
-        var console = Stdout();
+        var console = Consoles.Stdout();
         console.Write(table);
         console.WriteLine(report.ToString());
     }
 
-    /// <summary>A console on the current standard output (the static AnsiConsole keeps the writer it first saw).</summary>
-    internal static IAnsiConsole Stdout()
-    {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
-        if (Console.IsOutputRedirected) console.Profile.Width = AnsiConsole.Profile.Width;
-        return console;
-    }
 }

@@ -2,6 +2,7 @@ using System;
 using System.CommandLine;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using Spectre.Console;
 using TransReID.Cli.Presets;
 using TransReID.Data;
@@ -21,35 +22,48 @@ internal static class EvalCommand
         var data = new Option<string>("--data") { Description = "Dataset folder (or .csv manifest) with query and gallery", Required = true };
         var kind = new Option<string>("--dataset") { Description = "market, duke, msmt17, veri, folder, csv or auto", DefaultValueFactory = _ => "auto" };
         var rerank = new Option<bool>("--rerank") { Description = "k-reciprocal re-ranking" };
-        var k1 = new Option<int>("--k1") { Description = "Re-ranking k1", DefaultValueFactory = _ => 20 };
-        var k2 = new Option<int>("--k2") { Description = "Re-ranking k2", DefaultValueFactory = _ => 6 };
-        var lambda = new Option<double>("--lambda") { Description = "Re-ranking λ (weight of the original distance)", DefaultValueFactory = _ => 0.3 };
+        var rerankPreset = new Option<string>("--rerank-preset")
+        {
+            Description = "Re-ranking parameters: " + string.Join(", ", ReRankingOptions.Presets.Select(p => $"{p.Key} (k1 {p.Value.K1}, k2 {p.Value.K2}, λ {p.Value.Lambda.ToString(CultureInfo.InvariantCulture)})")),
+            DefaultValueFactory = _ => ReRankingOptions.Presets[0].Key,
+        };
+        rerankPreset.AcceptOnlyFromAmong([.. ReRankingOptions.Presets.Select(p => p.Key)]);
+        var k1 = new Option<int?>("--k1") { Description = "Re-ranking k1 (default: the --rerank-preset's)" };
+        var k2 = new Option<int?>("--k2") { Description = "Re-ranking k2 (default: the --rerank-preset's)" };
+        var lambda = new Option<double?>("--lambda") { Description = "Re-ranking λ, the weight of the original distance (default: the --rerank-preset's)" };
         var output = new Option<string?>("--out") { Description = "Write metrics.json, cmc.png and ranked-list images here" };
         var batch = new Option<int>("--batch") { Description = "Images per batch", DefaultValueFactory = _ => 64 };
         var device = new Option<string>("--device") { Description = "cpu, cuda or auto", DefaultValueFactory = _ => "auto" };
         var command = new Command("eval", "Evaluate weights on a dataset's query/gallery split (mAP, CMC, mINP)")
         {
-            preset, weights, data, kind, rerank, k1, k2, lambda, output, batch, device,
+            preset, weights, data, kind, rerank, rerankPreset, k1, k2, lambda, output, batch, device,
         };
         command.SetAction(r => Program.Guard(() => Run(PresetRegistry.Find(r.GetValue(preset)!), r.GetValue(weights)!, r.GetValue(data)!,
-            r.GetValue(kind)!, r.GetValue(rerank), new ReRankingOptions(r.GetValue(k1), r.GetValue(k2), r.GetValue(lambda)), r.GetValue(output),
+            r.GetValue(kind)!, r.GetValue(rerank), ReRankingFrom(r.GetValue(rerankPreset)!, r.GetValue(k1), r.GetValue(k2), r.GetValue(lambda)), r.GetValue(output),
             r.GetValue(batch), r.GetValue(device)!)));
         return command;
+    }
+
+    /// <summary>The named <see cref="ReRankingOptions.Presets"/> entry with any of k1, k2, λ overridden.</summary>
+    internal static ReRankingOptions ReRankingFrom(string presetName, int? k1, int? k2, double? lambda)
+    {
+        var preset = ReRankingOptions.Presets.First(p => string.Equals(p.Key, presetName, StringComparison.OrdinalIgnoreCase)).Value;
+        return preset with { K1 = k1 ?? preset.K1, K2 = k2 ?? preset.K2, Lambda = lambda ?? preset.Lambda };
     }
 
     private static int Run(Preset preset, string weights, string data, string kind, bool rerank, ReRankingOptions reRanking, string? output,
         int batch, string device)
     {
-        if (batch < 1) throw new CliException($"--batch {batch} must be at least 1");
+        UserInput.CheckBatch("--batch", batch, preset.Info);
         if (reRanking.K1 < 1) throw new CliException($"--k1 {reRanking.K1} must be at least 1");
         if (reRanking.K2 < 1) throw new CliException($"--k2 {reRanking.K2} must be at least 1");
         if (!(reRanking.Lambda >= 0 && reRanking.Lambda <= 1)) throw new CliException($"--lambda {reRanking.Lambda.ToString(CultureInfo.InvariantCulture)} must be in [0, 1]");
         if (!File.Exists(weights)) throw new CliException($"weights file '{weights}' does not exist");
         var dataset = DatasetReader.Open(data, kind);
-        DatasetFit.ForEvaluation(preset.Info, dataset).ThrowIfUnfit();
+        UserInput.ThrowIfUnfit(DatasetFit.ForEvaluation(preset.Info, dataset));
 
-        using var model = preset.Create(Device.Parse(device), 0);
-        model.Load(weights);
+        using var model = preset.Create(UserInput.ParseDevice(device), 0);
+        UserInput.Load(model, weights);
         Program.Status(string.Create(CultureInfo.InvariantCulture,
             $"[grey]{preset.Name} on {model.Core.Backend.Name}: {dataset.Query.ImageCount} query, {dataset.Gallery.ImageCount} gallery images of {Markup.Escape(dataset.Name)}[/]"));
         var result = ModelEvaluation.Evaluate(model, dataset, new EvaluationOptions
@@ -83,6 +97,6 @@ internal static class EvalCommand
         table.AddRow("queries", m.ValidQueries.ToString(CultureInfo.InvariantCulture));
         table.AddRow("gallery", result.GalleryImages.ToString(CultureInfo.InvariantCulture));
         if (result.SkippedImages > 0) table.AddRow("[yellow]unreadable, skipped[/]", result.SkippedImages.ToString(CultureInfo.InvariantCulture));
-        ConvertCommand.Stdout().Write(table);
+        Consoles.Stdout().Write(table);
     }
 }

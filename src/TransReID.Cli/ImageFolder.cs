@@ -10,6 +10,9 @@ internal static class ImageFolder
 {
     private static readonly string[] Extensions = [".jpg", ".jpeg", ".png", ".bmp"];
 
+    /// <summary>True when the path has one of the image extensions the CLI reads.</summary>
+    public static bool IsImage(string path) => Extensions.Contains(Path.GetExtension(path), StringComparer.OrdinalIgnoreCase);
+
     public static string[] List(string directory)
     {
         if (!Directory.Exists(directory)) throw new CliException($"image folder '{directory}' does not exist");

@@ -36,6 +36,8 @@ internal static class LossCommand
     {
         var info = preset.Info;
         string[] files = ImageFolder.List(imageDir);
+        if ((long)files.Length * info.ImageFloats > Array.MaxLength)
+            throw new CliException($"--images '{imageDir}' has {files.Length} images, too many for one batch of 3×{info.ImageHeight}×{info.ImageWidth} floats (at most {Array.MaxLength / info.ImageFloats}); use a smaller folder");
         var identities = new int[files.Length];
         for (int i = 0; i < files.Length; i++)
         {
@@ -52,12 +54,12 @@ internal static class LossCommand
         if (!File.Exists(weights)) throw new CliException($"weights file '{weights}' does not exist");
         if (!(dropPath >= 0 && dropPath < 1)) throw new CliException($"--drop-path {dropPath} must be in [0, 1)");
 
-        using var model = preset.Create(Device.Parse(deviceName), seed);
-        model.Load(weights);
+        using var model = preset.Create(UserInput.ParseDevice(deviceName), seed);
+        UserInput.Load(model, weights);
         model.DropPathRate = dropPath;
         var pixels = new float[(long)files.Length * info.ImageFloats];
         for (int i = 0; i < files.Length; i++)
-            ImageLoader.LoadNormalized(files[i], info.ImageHeight, info.ImageWidth, pixels.AsSpan(i * info.ImageFloats, info.ImageFloats), info.PixelMean, info.PixelStd);
+            ImageLoader.LoadNormalized(files[i], info.ImageHeight, info.ImageWidth, pixels.AsSpan(i * info.ImageFloats, info.ImageFloats));
 
         var result = model.ComputeGradients(pixels, labels, info.UsesCameras ? cameras : [], info.UsesViews ? views : []);
         var report = new Dictionary<string, double>

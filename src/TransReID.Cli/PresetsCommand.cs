@@ -25,7 +25,7 @@ internal static class PresetsCommand
                     i.Classes.ToString(CultureInfo.InvariantCulture), i.FeatureDim.ToString(CultureInfo.InvariantCulture), i.ParameterCount.ToString("N0", CultureInfo.InvariantCulture));
             }
 
-            AnsiConsole.Write(table);
+            Consoles.Stdout().Write(table);
             return 0;
         }));
         return command;

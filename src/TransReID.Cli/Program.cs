@@ -1,20 +1,18 @@
 using System;
 using System.CommandLine;
-using System.IO;
+using System.CommandLine.Invocation;
 using Spectre.Console;
-using TransReID.Data;
-using TransReID.Runtime.IO;
 
 namespace TransReID.Cli;
 
 /// <summary>The <c>transreid</c> command.</summary>
 internal static class Program
 {
-    public static int Main(string[] args)
+    /// <summary>Exit codes: 0 success, 2 a user error (one <c>error:</c> line), 70 a bug (crash log), 130 interrupted (train).</summary>
+    public static int Main(string[] args) => ErrorPolicy.Run(() =>
     {
-        // Redirected output has no terminal width; Spectre would assume 80 columns and fold the tables.
-        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 200;
         var root = new RootCommand("TransReID.Compiler: statically compiled TransReID models for object re-identification");
+        root.Options.Add(Consoles.ColorOption);
         root.Subcommands.Add(PresetsCommand.Create());
         root.Subcommands.Add(EmbedCommand.Create());
         root.Subcommands.Add(LossCommand.Create());
@@ -23,29 +21,17 @@ internal static class Program
         root.Subcommands.Add(SynthCommand.Create());
         root.Subcommands.Add(ConvertCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
-        return root.Parse(args).Invoke();
-    }
+        var parse = root.Parse(args);
+        if (parse.Action is ParseErrorAction) return ParseErrors.Report(parse);
+        Consoles.Mode = parse.GetValue(Consoles.ColorOption) ?? "auto";
 
-    /// <summary>Runs a command body; user errors print one line and exit 2, never a stack trace.</summary>
-    public static int Guard(Func<int> body)
-    {
-        try
-        {
-            return body();
-        }
-        catch (Exception e) when (e is CliException or ImageLoadException or SafetensorsException or ArgumentException
-            or InvalidOperationException or IOException or UnauthorizedAccessException or ArithmeticException or PthException)
-        {
-            Console.Out.Flush();
-            Console.Error.WriteLine("error: " + e.Message);
-            return 2;
-        }
-    }
+        // exceptions reach ErrorPolicy, not System.CommandLine's handler (which prints a stack trace and exits 1)
+        return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    });
+
+    /// <summary>Runs a command body under the CLI's one <see cref="ErrorPolicy"/>.</summary>
+    public static int Guard(Func<int> body) => ErrorPolicy.Run(body);
 
     /// <summary>Writes a status line to stderr (stdout stays clean for machine-readable output).</summary>
-    public static void Status(string markup)
-    {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        console.MarkupLine(markup);
-    }
+    public static void Status(string markup) => Consoles.Stderr().MarkupLine(markup);
 }

@@ -59,6 +59,7 @@ internal static class TrainCommand
             throw new CliException($"--batch {s.Batch} must be a multiple of K = {InstancesPerIdentity} images per identity, at least {2 * InstancesPerIdentity}");
         }
 
+        UserInput.CheckBatch("--batch", s.Batch, s.Preset.Info);
         if (s.Epochs < 1) throw new CliException($"--epochs {s.Epochs} must be at least 1");
         if (s.EvalEvery < 0) throw new CliException($"--eval-every {s.EvalEvery} must be 0 or more");
         if (s.CheckpointEvery < 0) throw new CliException($"--checkpoint-every {s.CheckpointEvery} must be 0 or more");
@@ -88,7 +89,7 @@ internal static class TrainCommand
         Console.Out.Write(dataset.Describe());
         var info = s.Preset.Info;
         int p = s.Batch / InstancesPerIdentity;
-        DatasetFit.ForTraining(info, dataset, p).ThrowIfUnfit();
+        UserInput.ThrowIfUnfit(DatasetFit.ForTraining(info, dataset, p));
 
         var options = new TrainerOptions
         {
@@ -106,11 +107,11 @@ internal static class TrainCommand
             Progress = progress,
         };
 
-        using var model = s.Preset.Create(Device.Parse(s.Device), s.Seed);
-        if (s.Init is not null) model.Load(s.Init);
+        using var model = s.Preset.Create(UserInput.ParseDevice(s.Device), s.Seed);
+        if (s.Init is not null) UserInput.Load(model, s.Init);
         if (s.Pretrained is not null)
         {
-            var report = model.LoadPretrained(s.Pretrained, s.Seed);
+            var report = UserInput.LoadPretrained(model, s.Pretrained, s.Seed);
             Program.Status($"[grey]ImageNet initialisation: {Markup.Escape(report.ToString())}[/]");
         }
         var plan = new LearningRatePlan(lr, s.Epochs, options.EffectiveBiasFactor);

@@ -279,7 +279,9 @@ public sealed unsafe class PthFile : IDisposable
         if (dict is Hashtable h2 && h2["state_dict"] is Hashtable stateDict) dict = stateDict;
         if (dict is not Hashtable table) throw new PthException(path, null, $"the pickled object is a {Describe(root)}, not a state dict");
 
-        IEnumerable<object> keys = table is OrderedHashtable ordered ? ordered.OrderedKeys : table.Keys.Cast<object>().OrderBy(k => k.ToString(), StringComparer.Ordinal);
+        // file order: the order the tensors were rebuilt in (a stable sort keeps tied weights in insertion order)
+        IEnumerable<object> keys = (table is OrderedHashtable ordered ? ordered.OrderedKeys : table.Keys.Cast<object>())
+            .OrderBy(k => table[k] is PickledTensor t ? t.Sequence : long.MaxValue);
         var result = new List<PthTensor>();
         foreach (object k in keys)
         {

@@ -79,6 +79,10 @@ internal static class TorchGlobals
 
     private sealed class RebuildTensorConstructor : IObjectConstructor
     {
+        // Tensors are rebuilt in the order the pickle holds them; the unpickler's SETITEMS adds a batch of dict items in
+        // reverse, so this sequence (increasing, process-wide) is what gives the state dict its file order back.
+        private static long s_sequence;
+
         // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
         public object construct(object[] args)
         {
@@ -87,7 +91,7 @@ internal static class TorchGlobals
             long offset = ToLong(args[1], "storage offset");
             long[] size = ToLongs(args[2], "size");
             long[] stride = ToLongs(args[3], "stride");
-            return new PickledTensor(storage, offset, size, stride);
+            return new PickledTensor(storage, offset, size, stride, System.Threading.Interlocked.Increment(ref s_sequence));
         }
     }
 
@@ -132,7 +136,7 @@ internal sealed class StorageType(string name, SafetensorsDtype? dtype) : IObjec
 internal sealed record PickledStorage(string Key, StorageType Type, long Elements, string RootKey, long ViewOffset);
 
 /// <summary>What <c>_rebuild_tensor_v2</c> describes: a strided view into a storage (no data yet).</summary>
-internal sealed record PickledTensor(PickledStorage Storage, long Offset, long[] Size, long[] Stride);
+internal sealed record PickledTensor(PickledStorage Storage, long Offset, long[] Size, long[] Stride, long Sequence);
 
 /// <summary>A Python dict that keeps insertion order (state dicts are <c>OrderedDict</c>s).</summary>
 [SuppressMessage("Design", "CA1010", Justification = "the unpickler needs a Hashtable")]

@@ -73,7 +73,7 @@ public static class InputValidation
         for (int i = 0; i < losses.Length; i++)
         {
             if (!float.IsFinite(losses[i]))
-                throw new ArithmeticException($"the loss '{names[i]}' is {losses[i].ToString(CultureInfo.InvariantCulture)}: the step was not applied and the weights are unchanged (lower the learning rate or check the inputs)");
+                throw new NonFiniteLossException($"the loss '{names[i]}' is {losses[i].ToString(CultureInfo.InvariantCulture)}: the step was not applied and the weights are unchanged (lower the learning rate or check the inputs)");
         }
     }
 

@@ -117,7 +117,7 @@ public static class ModelEvaluation
         var g = Embed(model, dataset.Gallery.Images, options.BatchSize, options.LoaderThreads, options.Log, cancellationToken);
         if (q.Count == 0 || g.Count == 0)
         {
-            throw new InvalidOperationException($"no readable {(q.Count == 0 ? "query" : "gallery")} images in '{dataset.Name}'");
+            throw new InvalidDataException($"no readable {(q.Count == 0 ? "query" : "gallery")} images in '{dataset.Name}'");
         }
 
         float[] distances = ReidEvaluator.Distances(q.Features, q.Count, g.Features, g.Count, q.Dim);

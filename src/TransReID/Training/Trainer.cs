@@ -430,7 +430,7 @@ public sealed class Trainer
             {
                 result = _model.TrainStep(images, labels, info.UsesCameras ? cameras : [], info.UsesViews ? views : [], optimizer);
             }
-            catch (ArithmeticException e)
+            catch (NonFiniteLossException e)
             {
                 long failing = _model.Core.Step + 1;
                 string kept = LastCheckpoint is { } c

@@ -67,11 +67,17 @@ public sealed class EvalReferenceTests
     public void ReRanking_from_features_matches_reference_metrics()
     {
         Case c = Fixture.Value;
-        ReRankCase r = c.ReRank[0];
-        Assert.Equal(new ReRankingOptions(), r.Options);
+        // the reference's cases: Zhong et al.'s parameters first, TransReID's (the defaults) last
+        ReRankCase zhong = c.ReRank[0];
+        Assert.Equal(ReRankingOptions.Zhong2017, zhong.Options);
         ReidMetrics m = ReidEvaluator.Evaluate(c.QueryFeatures, c.Q, c.GalleryFeatures, c.G, c.Dim, c.QIds, c.QCams, c.GIds, c.GCams,
-            rerank: true);
-        AssertMetrics(r.Metrics, m);
+            rerank: true, options: ReRankingOptions.Zhong2017);
+        AssertMetrics(zhong.Metrics, m);
+
+        ReRankCase transReID = c.ReRank[^1];
+        Assert.Equal(new ReRankingOptions(), transReID.Options);
+        m = ReidEvaluator.Evaluate(c.QueryFeatures, c.Q, c.GalleryFeatures, c.G, c.Dim, c.QIds, c.QCams, c.GIds, c.GCams, rerank: true);
+        AssertMetrics(transReID.Metrics, m);
     }
 
     [Fact]
