@@ -12,7 +12,7 @@ namespace TransReID.Cuda.Tests;
 public sealed class CudaPairFixture : BackendPairFixture
 {
     protected override (IBackend? Backend, string? SkipReason) CreateCandidate() =>
-        TestEnvironment.GpuSkipReason() is { } reason ? (null, reason) : (new CudaBackend(0), null);
+        TestEnvironment.GpuSkipMessage() is { } reason ? (null, reason) : (new CudaBackend(0), null);
 }
 
 /// <summary>

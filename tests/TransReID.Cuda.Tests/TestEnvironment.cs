@@ -33,11 +33,26 @@ internal static class TestEnvironment
     /// <summary>Skips the calling test (with the reason) on the CPU emulator, e.g. when it would take minutes there.</summary>
     public static void SkipOnEmulator(string reason) => Assert.SkipWhen(IsEmulator, $"not on the CPU emulator: {reason}");
 
-    /// <summary>Skips the calling test (with the reason) unless CUDA device 0 is usable.</summary>
+    private static int _gpuSkips;
+
+    /// <summary>
+    /// Skips the calling test unless CUDA device 0 is usable. The first skip gives the whole reason; every later one a
+    /// one-line pointer to it, so a machine without a GPU gets the reason once instead of once per Gpu test.
+    /// </summary>
     public static void RequireGpu()
     {
+        string? message = GpuSkipMessage();
+        Assert.SkipWhen(message != null, message ?? "");
+    }
+
+    /// <summary>Null when CUDA device 0 is usable, else the skip message: the whole reason the first time, then one short line.</summary>
+    public static string? GpuSkipMessage()
+    {
         string? reason = GpuSkipReason();
-        Assert.SkipWhen(reason != null, reason ?? "");
+        if (reason == null) return null;
+        return System.Threading.Interlocked.Increment(ref _gpuSkips) == 1
+            ? $"{reason} (every Gpu test of this run skips for this reason; docs/gpu.md)"
+            : "no usable CUDA device (the reason is on the first skipped Gpu test)";
     }
 
     /// <summary>
