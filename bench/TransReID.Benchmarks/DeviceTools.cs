@@ -11,7 +11,7 @@ namespace TransReID.Benchmarks;
 
 /// <summary>The CLI's <c>tiny-demo</c> preset (same attribute), for dry runs of the GPU check on the CPU emulator.</summary>
 [TransReIDModel(ImageHeight = 64, ImageWidth = 32, PatchSize = 8, StrideY = 6, StrideX = 6, Depth = 3, EmbedDim = 48, Heads = 3, Cameras = 3,
-    Jpm = true, Classes = 5)]
+    Jpm = true, Classes = 30)]
 internal sealed partial class TinyDemo;
 
 /// <summary>

@@ -2,6 +2,7 @@ using System;
 using System.CommandLine;
 using System.Globalization;
 using System.IO;
+using System.Runtime.InteropServices;
 using System.Threading;
 using Spectre.Console;
 using TransReID.Cli.Presets;
@@ -14,7 +15,7 @@ namespace TransReID.Cli;
 /// <summary>
 /// <c>transreid train</c>: trains a preset from scratch, from ImageNet weights (<c>--pretrained</c>, the official start)
 /// or from TransReID weights (<c>--init</c>) on a dataset with the official
-/// recipe; Ctrl+C writes a checkpoint at the next step and exits with 130; <c>--resume</c> continues it exactly.
+/// recipe; Ctrl+C or SIGTERM writes a checkpoint at the next step and exits with 130; <c>--resume</c> continues it exactly.
 /// </summary>
 internal static class TrainCommand
 {
@@ -38,19 +39,24 @@ internal static class TrainCommand
         var init = new Option<string?>("--init") { Description = "Start from these TransReID weights (.safetensors or .pth, official names) instead of from scratch" };
         var pretrained = new Option<string?>("--pretrained") { Description = "Start from ImageNet ViT/DeiT weights (.pth, timm names), as the official recipe; the rest from scratch with --seed" };
         var progress = new Option<string>("--progress") { Description = "auto, live, plain or none", DefaultValueFactory = _ => "auto" };
+        var allowDataChange = new Option<bool>("--allow-data-change") { Description = "With --resume: continue although the dataset (files, labels, sizes) differs from the checkpoint's" };
         var command = new Command("train", "Train a preset on a re-identification dataset")
         {
             preset, data, kind, output, epochs, batch, device, resume, evalEvery, checkpointEvery, lr, seed, optimizer, init, pretrained, progress,
+            allowDataChange,
         };
         command.SetAction(r => Program.Guard(() => Run(new Settings(
             PresetRegistry.Find(r.GetValue(preset)!), r.GetValue(data)!, r.GetValue(kind)!, r.GetValue(output)!, r.GetValue(epochs),
             r.GetValue(batch), r.GetValue(device)!, r.GetValue(resume), r.GetValue(evalEvery), r.GetValue(checkpointEvery), r.GetValue(lr),
-            r.GetValue(seed), r.GetValue(optimizer)!, r.GetValue(init), r.GetValue(pretrained), r.GetValue(progress)!))));
+            r.GetValue(seed), r.GetValue(optimizer)!, r.GetValue(init), r.GetValue(pretrained), r.GetValue(progress)!) { AllowDataChange = r.GetValue(allowDataChange) })));
         return command;
     }
 
     private sealed record Settings(Preset Preset, string Data, string Kind, string Out, int Epochs, int Batch, string Device, bool Resume,
-        int EvalEvery, int CheckpointEvery, double? LearningRate, int Seed, string Optimizer, string? Init, string? Pretrained, string Progress);
+        int EvalEvery, int CheckpointEvery, double? LearningRate, int Seed, string Optimizer, string? Init, string? Pretrained, string Progress)
+    {
+        public bool AllowDataChange { get; init; }
+    }
 
     private static int Run(Settings s)
     {
@@ -84,12 +90,13 @@ internal static class TrainCommand
         if (s.Pretrained is not null && !File.Exists(s.Pretrained)) throw new CliException($"--pretrained weights '{s.Pretrained}' do not exist");
         if (s.Pretrained is not null && s.Init is not null) throw new CliException("--pretrained and --init exclude each other: --pretrained is an ImageNet backbone, --init a TransReID model");
         if (s.Pretrained is not null && s.Resume) throw new CliException("--pretrained and --resume exclude each other: a resumed run takes its weights from the checkpoint");
+        if (s.AllowDataChange && !s.Resume) throw new CliException("--allow-data-change only applies with --resume");
 
         var dataset = DatasetReader.Open(s.Data, s.Kind);
         Console.Out.Write(dataset.Describe());
         var info = s.Preset.Info;
         int p = s.Batch / InstancesPerIdentity;
-        UserInput.ThrowIfUnfit(DatasetFit.ForTraining(info, dataset, p));
+        UserInput.ThrowIfUnfit(DatasetFit.ForTraining(info, dataset, p, InstancesPerIdentity));
 
         var options = new TrainerOptions
         {
@@ -104,6 +111,7 @@ internal static class TrainCommand
             EvalEvery = s.EvalEvery,
             CheckpointEvery = s.CheckpointEvery,
             Resume = s.Resume,
+            AllowDataChange = s.AllowDataChange,
             Progress = progress,
         };
 
@@ -128,6 +136,14 @@ internal static class TrainCommand
             Program.Status("[yellow]stopping: a checkpoint is written after the current step (Ctrl+C again to abort without one)[/]");
         };
         Console.CancelKeyPress += onCancel;
+        // SIGTERM (docker stop, systemd, schedulers) stops the run as Ctrl+C does: a checkpoint, then exit 130
+        using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+        {
+            if (cts.IsCancellationRequested) return; // a second SIGTERM ends the process
+            ctx.Cancel = true;
+            cts.Cancel();
+            Program.Status("[yellow]SIGTERM: stopping; a checkpoint is written after the current step[/]");
+        });
         try
         {
             var result = new Trainer(model, dataset, options).Run(cts.Token);
@@ -139,7 +155,7 @@ internal static class TrainCommand
 
             if (result.SkippedImages > 0)
             {
-                Program.Status($"[yellow]{result.SkippedImages} unreadable training image(s) were skipped[/]");
+                Program.Status($"[yellow]{result.SkippedImages} unreadable training image file(s) were skipped[/]");
             }
 
             Program.Status(string.Create(CultureInfo.InvariantCulture,

@@ -65,7 +65,14 @@ internal abstract class WeightsSource : IDisposable
 
         public override bool ConvertsFloats => false;
 
-        public override void ReadF32(string name, Span<float> destination) => file.ReadF32(name, destination);
+        public override void ReadF32(string name, Span<float> destination)
+        {
+            file.ReadF32(name, destination);
+            if (FirstNonFinite(destination) is int bad)
+            {
+                throw new SafetensorsException(file.Path, name, NonFiniteDetail(file.Entries[name].Shape, destination, bad));
+            }
+        }
 
         public override long ReadScalarI64(string name) => file.ReadI64(name)[0];
 
@@ -84,10 +91,52 @@ internal abstract class WeightsSource : IDisposable
 
         public override bool ConvertsFloats => true;
 
-        public override void ReadF32(string name, Span<float> destination) => file.ReadF32(name, destination);
+        public override void ReadF32(string name, Span<float> destination)
+        {
+            file.ReadF32(name, destination);
+            if (FirstNonFinite(destination) is int bad)
+            {
+                long[] shape = file.Tensors.First(t => string.Equals(t.Name, name, StringComparison.Ordinal)).Shape;
+                throw new PthException(file.Path, name, NonFiniteDetail(shape, destination, bad));
+            }
+        }
 
         public override long ReadScalarI64(string name) => file.ReadI64(name)[0];
 
         public override void Dispose() => file.Dispose();
+    }
+
+    /// <summary>The index of the first NaN or infinity, null when every value is finite.</summary>
+    internal static int? FirstNonFinite(ReadOnlySpan<float> values)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i])) return i;
+        }
+
+        return null;
+    }
+
+    /// <summary>"value [0, 3] (flat index 3) is NaN; ..." for the first bad value of a tensor of <paramref name="shape"/>.</summary>
+    internal static string NonFiniteDetail(long[] shape, ReadOnlySpan<float> values, int flat)
+    {
+        var index = new long[shape.Length];
+        long rest = flat;
+        for (int d = shape.Length - 1; d >= 0; d--)
+        {
+            long size = Math.Max(1, shape[d]);
+            index[d] = rest % size;
+            rest /= size;
+        }
+
+        int bad = 0;
+        foreach (float v in values)
+        {
+            if (!float.IsFinite(v)) bad++;
+        }
+
+        string what = float.IsNaN(values[flat]) ? "NaN" : values[flat] > 0 ? "+Inf" : "-Inf";
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"value [{string.Join(", ", index)}] (flat index {flat}) is {what}; {bad} of {values.Length} values are not finite: the weights are unusable (a diverged or damaged model)");
     }
 }

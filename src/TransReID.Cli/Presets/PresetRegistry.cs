@@ -29,7 +29,7 @@ internal static class PresetRegistry
         Make<Msmt17DeitTransReIDStride>("msmt17-deit-transreid-stride", "MSMT17 DeiT-B/16 TransReID stride 12 (15 cameras, 1041 ids; official LR 0.005)"),
         Make<VeriDeitTransReIDStride>("veri-deit-transreid-stride", "VeRi-776 DeiT-B/16 TransReID stride 12, 256x256, camera+view SIE, shift 8, ImageNet mean/std"),
         Make<VehicleIdDeitTransReIDStride>("vehicleid-deit-transreid-stride", "VehicleID DeiT-B/16 TransReID stride 12, 256x256, no SIE, shift 8, 13164 ids, ImageNet mean/std"),
-        Make<TinyDemo>("tiny-demo", "A tiny TransReID (64x32, depth 3, width 48, 3 cameras, JPM, 5 ids) for trying the CLI in seconds"),
+        Make<TinyDemo>("tiny-demo", "A tiny TransReID (64x32, depth 3, width 48, 3 cameras, JPM, 30 ids: synth's defaults) for trying the CLI in seconds"),
     ];
 
     private static Preset Make<T>(string name, string description)

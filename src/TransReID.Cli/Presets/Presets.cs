@@ -62,7 +62,8 @@ public sealed partial class VehicleIdDeitTransReIDStride;
 
 /// <summary>
 /// A tiny model for trying the CLI in seconds and for its tests: 64×32 images, patch 8, stride 6, depth 3, width 48,
-/// 3 heads, camera SIE (3 cameras), JPM, 5 identities (the numbers of the tiny_jpm_sie test fixture).
+/// 3 heads, camera SIE (3 cameras), JPM, 30 identities: the train split of <c>transreid synth</c>'s defaults (60 ids, 3
+/// cameras). The backbone is the tiny_jpm_sie test fixture's (its 5-class classifiers are skipped on load).
 /// </summary>
-[TransReIDModel(ImageHeight = 64, ImageWidth = 32, PatchSize = 8, StrideY = 6, StrideX = 6, Depth = 3, EmbedDim = 48, Heads = 3, Cameras = 3, Jpm = true, Classes = 5)]
+[TransReIDModel(ImageHeight = 64, ImageWidth = 32, PatchSize = 8, StrideY = 6, StrideX = 6, Depth = 3, EmbedDim = 48, Heads = 3, Cameras = 3, Jpm = true, Classes = 30)]
 public sealed partial class TinyDemo;

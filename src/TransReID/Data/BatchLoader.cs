@@ -127,7 +127,7 @@ public sealed class BatchLoader
 
     public int BatchCount => _batches.Count;
 
-    /// <summary>Unreadable-image events so far (each failed load of a sample or of a replacement candidate).</summary>
+    /// <summary>Unreadable image files found so far (each file counted once, however often it was drawn).</summary>
     public int SkippedImages => Volatile.Read(ref _skipped);
 
     /// <summary>Paths that failed to load so far.</summary>
@@ -297,7 +297,6 @@ public sealed class BatchLoader
         string path = _images[index].Path;
         if (_badPaths.ContainsKey(path))
         {
-            Interlocked.Increment(ref _skipped);
             return false;
         }
 
@@ -308,9 +307,9 @@ public sealed class BatchLoader
         }
         catch (ImageLoadException ex)
         {
-            Interlocked.Increment(ref _skipped);
             if (_badPaths.TryAdd(path, 0))
             {
+                Interlocked.Increment(ref _skipped);
                 _options.Log?.Invoke($"skipping unreadable image (identity {_images[index].Identity}): {ex.Message}");
             }
 

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using ScottPlot;
+using SixLabors.ImageSharp.Processing;
 
 namespace TransReID.Evaluation;
 
@@ -39,7 +40,8 @@ public static class Plots
 
     /// <summary>
     /// One line per named value (in order of first appearance) against the training step. Steps that lack a name,
-    /// and non-finite values, leave a gap in that line only.
+    /// and non-finite values, leave a gap in that line only. Names containing "tri" (triplet losses) get a panel and an
+    /// axis of their own under the others; names containing "part" are dashed.
     /// </summary>
     public static void SaveLossCurves(string path, IReadOnlyList<(int step, IReadOnlyDictionary<string, double> values)> points,
         string title = "Training curves", int width = DefaultWidth, int height = DefaultHeight)
@@ -76,8 +78,35 @@ public static class Plots
             throw new ArgumentException("no finite values to plot in the loss curves.", nameof(points));
         }
 
+        // Two panels, so that no series hides another: the ID losses and the total above, the triplet losses (an order
+        // of magnitude smaller, and often equal for the global and the part branches) below, each on its own axis.
+        // Within a panel every series has its own colour, and the JPM part losses are dashed over the solid global ones.
+        var lower = names.Where(n => n.Contains("tri", StringComparison.OrdinalIgnoreCase) && series[n].X.Count > 0).ToList();
+        var upper = names.Where(n => !lower.Contains(n) && series[n].X.Count > 0).ToList();
+        if (upper.Count == 0 || lower.Count == 0)
+        {
+            Save(Panel(names, series, 0, title, "value"), path, width, height);
+            return;
+        }
+
+        int top = height / 2;
+        byte[] a = Panel(upper, series, 0, title + ": ID losses and total", "loss").GetImageBytes(width, top, ImageFormat.Png);
+        byte[] b = Panel(lower, series, upper.Count, "triplet losses", "loss").GetImageBytes(width, height - top, ImageFormat.Png);
+        using var upperImage = SixLabors.ImageSharp.Image.Load<SixLabors.ImageSharp.PixelFormats.Rgba32>(a);
+        using var lowerImage = SixLabors.ImageSharp.Image.Load<SixLabors.ImageSharp.PixelFormats.Rgba32>(b);
+        using var both = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgba32>(width, height);
+        both.Mutate(c => c.DrawImage(upperImage, new SixLabors.ImageSharp.Point(0, 0), 1f).DrawImage(lowerImage, new SixLabors.ImageSharp.Point(0, top), 1f));
+        AtomicWrite.Write(path, stream => SixLabors.ImageSharp.ImageExtensions.SaveAsPng(both, stream));
+    }
+
+    private static readonly string[] s_colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
+
+    private static Plot Panel(List<string> names, Dictionary<string, (List<double> X, List<double> Y)> series, int firstColour, string title, string yLabel)
+    {
         var plot = new Plot();
-        foreach (string name in names)
+        int i = firstColour;
+        // solid (global, total) first, dashed (parts) on top
+        foreach (string name in names.OrderBy(n => n.Contains("part", StringComparison.OrdinalIgnoreCase)))
         {
             (List<double> x, List<double> y) = series[name];
             if (x.Count == 0)
@@ -87,14 +116,17 @@ public static class Plots
 
             var line = plot.Add.ScatterLine(x.ToArray(), y.ToArray());
             line.LegendText = name;
-            line.LineWidth = 2;
+            line.Color = Color.FromHex(s_colours[i++ % s_colours.Length]);
+            bool part = name.Contains("part", StringComparison.OrdinalIgnoreCase);
+            line.LineWidth = part ? 2 : 2.5f;
+            line.LinePattern = part ? LinePattern.Dashed : LinePattern.Solid;
         }
 
         plot.Title(title ?? string.Empty);
         plot.XLabel("step");
-        plot.YLabel("value");
+        plot.YLabel(yLabel);
         plot.ShowLegend(Alignment.UpperRight);
-        Save(plot, path, width, height);
+        return plot;
     }
 
     private static void Save(Plot plot, string path, int width, int height)

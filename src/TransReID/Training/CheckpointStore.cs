@@ -75,17 +75,49 @@ public sealed class CheckpointStore
         });
         WriteState(statePath, model.Core, state);
         AtomicFile.WriteAllText(PointerPath, PointerJson(state, weights, statePath));
+        RemoveStaleTemporaries();
 
         foreach (string file in System.IO.Directory.EnumerateFiles(FilesDirectory, "ckpt-step*.safetensors"))
         {
             string full = Path.GetFullPath(file);
             if (!string.Equals(full, weights, StringComparison.Ordinal) && !string.Equals(full, statePath, StringComparison.Ordinal))
             {
-                TryDelete(full);
+                _ = TryDelete(full);
             }
         }
 
         return new CheckpointInfo(PointerPath, weights, statePath, state);
+    }
+
+    /// <summary>
+    /// Deletes the temporaries an interrupted write left behind (<c>checkpoints/.ckpt-*.tmp</c>, and the record's and
+    /// the log's <c>.checkpoint.json.*.tmp</c> / <c>.train-log.jsonl.*.tmp</c>), each as large as what it was to
+    /// become. Called when a run starts and after every committed checkpoint (one run per folder at a time).
+    /// </summary>
+    /// <returns>How many files were deleted.</returns>
+    public int RemoveStaleTemporaries()
+    {
+        int removed = 0;
+        if (System.IO.Directory.Exists(FilesDirectory))
+        {
+            foreach (string file in System.IO.Directory.EnumerateFiles(FilesDirectory, ".ckpt-*.tmp"))
+            {
+                if (TryDelete(file)) removed++;
+            }
+        }
+
+        if (System.IO.Directory.Exists(Directory))
+        {
+            foreach (string pattern in (string[])[".checkpoint.json.*.tmp", ".train-log.jsonl.*.tmp"])
+            {
+                foreach (string file in System.IO.Directory.EnumerateFiles(Directory, pattern))
+                {
+                    if (TryDelete(file)) removed++;
+                }
+            }
+        }
+
+        return removed;
     }
 
     /// <summary>Reads the current checkpoint's record and state without touching a model.</summary>
@@ -113,14 +145,14 @@ public sealed class CheckpointStore
         var state = info.State;
         if (!string.Equals(state.ModelName, model.Core.ModelName, StringComparison.Ordinal))
         {
-            throw new InvalidOperationException(
+            throw new CheckpointException(
                 $"checkpoint '{info.StatePath}' was written by the model {state.ModelName}, not {model.Core.ModelName}");
         }
 
         OptimizerKind kind = optimizer is AdamWOptimizer ? OptimizerKind.AdamW : OptimizerKind.Sgd;
         if (state.Step > 0 && kind != state.Optimizer)
         {
-            throw new InvalidOperationException(
+            throw new CheckpointException(
                 $"checkpoint '{info.StatePath}' holds {state.Optimizer} state; this run uses {kind}: resume with the same optimiser");
         }
 
@@ -194,6 +226,13 @@ public sealed class CheckpointStore
         writer.AddMetadata("epochs", Inv(s.Epochs));
         writer.AddMetadata("base_lr", s.BaseLearningRate.ToString("R", CultureInfo.InvariantCulture));
         writer.AddMetadata("skipped_images", Inv(s.SkippedImages));
+        writer.AddMetadata("unreadable_files", JsonSerializer.Serialize(s.UnreadableFiles, CheckpointJson.Default.StringArray));
+        if (s.Dataset is { } d)
+        {
+            writer.AddMetadata("dataset_sha256", d.Sha256);
+            writer.AddMetadata("dataset_files", Inv(d.Files));
+            writer.AddMetadata("dataset_bytes", Inv(d.Bytes));
+        }
 
         var (first, second) = core.OptimizerState;
         if (s.Step > 0 && first is not null)
@@ -254,7 +293,33 @@ public sealed class CheckpointStore
                 throw new InvalidDataException($"'{file.Path}': I64 tensor '{key}' is missing");
             }
 
+            if (e.ElementCount > 1 << 16)
+            {
+                throw new InvalidDataException($"'{file.Path}': I64 tensor '{key}' has {e.ElementCount} values, more than a training state holds");
+            }
+
             return file.ReadI64(key);
+        }
+
+        string[] unreadable = [];
+        if (m.TryGetValue("unreadable_files", out string? list))
+        {
+            try
+            {
+                unreadable = JsonSerializer.Deserialize(list, CheckpointJson.Default.StringArray) ?? [];
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"'{file.Path}': metadata 'unreadable_files' is not a JSON array of strings: {e.Message}", e);
+            }
+
+            if (unreadable.Any(u => u is null)) throw new InvalidDataException($"'{file.Path}': metadata 'unreadable_files' holds null");
+        }
+
+        DatasetFingerprint? dataset = null;
+        if (m.TryGetValue("dataset_sha256", out string? sha))
+        {
+            dataset = new DatasetFingerprint(sha, Int("dataset_files"), Long("dataset_bytes"));
         }
 
         long[] rng = Tensor("drop_path_rng");
@@ -274,6 +339,8 @@ public sealed class CheckpointStore
             Epochs = Int("epochs"),
             BaseLearningRate = lr,
             SkippedImages = Int("skipped_images"),
+            UnreadableFiles = unreadable,
+            Dataset = dataset,
         };
     }
 
@@ -313,7 +380,7 @@ public sealed class CheckpointStore
             string state = root.GetProperty("state").GetString() ?? throw new InvalidDataException($"'{PointerPath}': 'state' is null");
             return (Path.GetFullPath(Path.Combine(Directory, weights)), Path.GetFullPath(Path.Combine(Directory, state)));
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or ArgumentException)
         {
             throw new InvalidDataException($"'{PointerPath}' is not a checkpoint record: {e.Message}", e);
         }
@@ -321,19 +388,26 @@ public sealed class CheckpointStore
 
     private static string Inv(long v) => v.ToString(CultureInfo.InvariantCulture);
 
-    private static void TryDelete(string path)
+    private static bool TryDelete(string path)
     {
         try
         {
             File.Delete(path);
+            return true;
         }
         catch (IOException)
         {
             // an old checkpoint file that cannot be deleted now is removed by the next save
+            return false;
         }
         catch (UnauthorizedAccessException)
         {
             // same
+            return false;
         }
     }
 }
+
+/// <summary>Source-generated JSON for the state file's metadata (trimming- and AOT-safe).</summary>
+[System.Text.Json.Serialization.JsonSerializable(typeof(string[]))]
+internal sealed partial class CheckpointJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -31,7 +31,11 @@ public sealed record DatasetFitReport(IReadOnlyList<string> Errors, IReadOnlyLis
 public static class DatasetFit
 {
     /// <summary>Checks for training with P identities per batch (and evaluation when query and gallery are present).</summary>
-    public static DatasetFitReport ForTraining(ModelInfo info, ReidDataset dataset, int identitiesPerBatch)
+    /// <param name="info">The model.</param>
+    /// <param name="dataset">The dataset.</param>
+    /// <param name="identitiesPerBatch">P.</param>
+    /// <param name="instancesPerIdentity">K, when known: the advice then also gives the batch size in images (P·K).</param>
+    public static DatasetFitReport ForTraining(ModelInfo info, ReidDataset dataset, int identitiesPerBatch, int instancesPerIdentity = 0)
     {
         ArgumentNullException.ThrowIfNull(info);
         ArgumentNullException.ThrowIfNull(dataset);
@@ -53,9 +57,16 @@ public static class DatasetFit
                 warnings.Add(Inv($"the training split has {ids} identities; the model has Classes = {info.Classes}, so {info.Classes - ids} classifier rows are never trained"));
             }
 
-            if (ids < identitiesPerBatch)
+            if (ids < 2)
             {
-                errors.Add(Inv($"a batch takes P = {identitiesPerBatch} identities but the training split has only {ids}: use a batch of at most {ids} identities"));
+                errors.Add(Inv($"the training split has {ids} identity; the triplet loss needs at least 2 identities: add identities to the dataset"));
+            }
+            else if (ids < identitiesPerBatch)
+            {
+                string images = instancesPerIdentity > 0
+                    ? Inv($" (a batch of at most {ids * instancesPerIdentity} images with K = {instancesPerIdentity}, e.g. --batch {ids * instancesPerIdentity})")
+                    : string.Empty;
+                errors.Add(Inv($"a batch takes P = {identitiesPerBatch} identities but the training split has only {ids}: use P of at most {ids} identities{images}"));
             }
         }
 

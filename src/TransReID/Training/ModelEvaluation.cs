@@ -103,7 +103,7 @@ public static class ModelEvaluation
 
     /// <summary>
     /// Embeds the query and gallery splits, scores them (optionally re-ranked) and, with an output folder, writes
-    /// <c>metrics.json</c>, <c>cmc.png</c> and <c>ranked/query-NNNN.png</c> strips of the top-10 gallery images.
+    /// <c>metrics.json</c>, <c>cmc.png</c> and <c>ranked/qNNNN_QUERYNAME.png</c> strips of the top-10 gallery images.
     /// </summary>
     public static EvaluationResult Evaluate(ITransReIDModel model, ReidDataset dataset, EvaluationOptions? options = null,
         CancellationToken cancellationToken = default)
@@ -213,9 +213,11 @@ public static class ModelEvaluation
         {
             int query = (int)((long)k * q.Count / n);
             var top = ReidEvaluator.TopRanked(distances, q.Count, g.Count, query, q.Identities, q.Cameras, g.Identities, g.Cameras, 10);
-            var strip = top.Select(t => (g.Paths[t.GalleryIndex], t.Match)).ToArray();
-            string name = string.Create(CultureInfo.InvariantCulture, $"query-{query:D4}.png");
-            RankedList.Save(Path.Combine(dir, name), q.Paths[query], strip, info.ImageHeight, info.ImageWidth);
+            var strip = top.Select(t => new RankedEntry(g.Paths[t.GalleryIndex], t.Match, distances[((long)query * g.Count) + t.GalleryIndex])).ToArray();
+            // named after the query image (the index keeps the order and tells apart equal names from different folders)
+            string name = string.Create(CultureInfo.InvariantCulture, $"q{query:D4}_{Path.GetFileNameWithoutExtension(q.Paths[query])}.png");
+            string label = string.Create(CultureInfo.InvariantCulture, $"id {q.Identities[query]}, camera {q.Cameras[query] + 1}");
+            RankedList.Save(Path.Combine(dir, name), q.Paths[query], label, strip, info.ImageHeight, info.ImageWidth);
         }
     }
 }

@@ -26,7 +26,7 @@ public enum TrainingOutcome
 /// <param name="Outcome">Completed or interrupted.</param>
 /// <param name="Epoch">The epoch to continue in (Epochs + 1 when completed).</param>
 /// <param name="Steps">Optimiser steps taken in total (across resumes).</param>
-/// <param name="SkippedImages">Unreadable training-image events over the whole run (each was replaced or dropped).</param>
+/// <param name="SkippedImages">Unreadable training-image files found over the whole run (each file counted once; every use was replaced or dropped).</param>
 /// <param name="Checkpoint">The checkpoint written last (null when none was written).</param>
 /// <param name="WeightsPath">The final weights (<c>model.safetensors</c>), null when interrupted.</param>
 /// <param name="Evaluation">The final evaluation, null when interrupted or without query/gallery.</param>
@@ -127,11 +127,13 @@ public sealed class Trainer
     /// Trains until the last epoch or until <paramref name="cancellationToken"/> is cancelled (then a checkpoint is
     /// written at the next step boundary and the result is <see cref="TrainingOutcome.Interrupted"/>).
     /// </summary>
-    /// <exception cref="InvalidOperationException">The dataset does not fit the model, or <c>Resume</c> finds no usable checkpoint.</exception>
+    /// <exception cref="InvalidOperationException">The dataset does not fit the model.</exception>
+    /// <exception cref="CheckpointException"><c>Resume</c> finds no usable checkpoint, or one of other settings or another dataset.</exception>
+    /// <exception cref="ImageLoadException">No batch of an epoch could be read (every training image is unreadable).</exception>
     /// <exception cref="TrainingDivergedException">A loss became NaN or infinite.</exception>
     public TrainingResult Run(CancellationToken cancellationToken = default)
     {
-        var fit = DatasetFit.ForTraining(_model.Info, _dataset, _options.IdentitiesPerBatch);
+        var fit = DatasetFit.ForTraining(_model.Info, _dataset, _options.IdentitiesPerBatch, _options.InstancesPerIdentity);
         fit.ThrowIfUnfit();
         string outDir = Path.GetFullPath(_options.OutputDirectory);
         Directory.CreateDirectory(outDir);
@@ -147,16 +149,20 @@ public sealed class Trainer
         var plan = Plan;
         var sampler = new RandomIdentitySampler(_dataset.Train, _options.IdentitiesPerBatch, _options.InstancesPerIdentity, _options.Seed);
         var store = new CheckpointStore(outDir);
+        int stale = store.RemoveStaleTemporaries();
+        if (stale > 0) reporter.Info(string.Create(CultureInfo.InvariantCulture, $"note: removed {stale} temporary file(s) of an interrupted write in '{outDir}'"));
         string logPath = Path.Combine(outDir, "train-log.jsonl");
+        var fingerprint = DatasetFingerprint.Of(_dataset);
 
-        int startEpoch = 1, startBatch = 0, skipped = 0;
+        int startEpoch = 1, startBatch = 0;
+        string[] unreadable = [];
         CheckpointInfo? lastCheckpoint = null;
         TrainingLog log;
         if (_options.Resume)
         {
-            lastCheckpoint = ResumeFrom(store, optimizer, reporter);
-            (startEpoch, startBatch, skipped) = (lastCheckpoint.State.Epoch, lastCheckpoint.State.NextBatch, lastCheckpoint.State.SkippedImages);
-            log = TrainingLog.Continue(logPath, lastCheckpoint.State.Step);
+            lastCheckpoint = ResumeFrom(store, optimizer, reporter, fingerprint);
+            (startEpoch, startBatch, unreadable) = (lastCheckpoint.State.Epoch, lastCheckpoint.State.NextBatch, lastCheckpoint.State.UnreadableFiles);
+            log = TrainingLog.Continue(logPath, lastCheckpoint.State.Step, reporter.Info);
         }
         else
         {
@@ -169,9 +175,10 @@ public sealed class Trainer
         {
             var session = new Session(this, reporter, optimizer, plan, sampler, store, log, cancellationToken)
             {
-                Skipped = skipped,
                 LastCheckpoint = lastCheckpoint,
+                Fingerprint = fingerprint,
             };
+            session.Unreadable.UnionWith(unreadable);
             bool completed;
             try
             {
@@ -206,7 +213,7 @@ public sealed class Trainer
             if (session.Skipped > 0)
             {
                 reporter.Info(string.Create(CultureInfo.InvariantCulture,
-                    $"{session.Skipped} unreadable training image(s) were skipped and replaced by other images of the same identity"));
+                    $"{session.Skipped} unreadable training image file(s) were skipped and replaced by other images of the same identity"));
             }
 
             return new TrainingResult(TrainingOutcome.Completed, _options.Epochs + 1, _model.Core.Step, session.Skipped, session.LastCheckpoint,
@@ -216,11 +223,11 @@ public sealed class Trainer
 
     private bool HasEvaluationSplit => _dataset.Query.ImageCount > 0 && _dataset.Gallery.ImageCount > 0;
 
-    private CheckpointInfo ResumeFrom(CheckpointStore store, Optimizer optimizer, ITrainingReporter reporter)
+    private CheckpointInfo ResumeFrom(CheckpointStore store, Optimizer optimizer, ITrainingReporter reporter, DatasetFingerprint fingerprint)
     {
         if (!store.Exists)
         {
-            throw new InvalidOperationException($"cannot resume: '{store.PointerPath}' does not exist (no checkpoint was written in '{store.Directory}')");
+            throw new CheckpointException($"cannot resume: '{store.PointerPath}' does not exist (no checkpoint was written in '{store.Directory}')");
         }
 
         CheckpointInfo info;
@@ -228,9 +235,9 @@ public sealed class Trainer
         {
             info = store.Restore(_model, optimizer);
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or Runtime.IO.SafetensorsException)
+        catch (Exception e) when (e is IOException or InvalidDataException or Runtime.IO.SafetensorsException or Runtime.IO.PthException)
         {
-            throw new InvalidOperationException($"cannot resume from '{store.PointerPath}': {e.Message}", e);
+            throw new CheckpointException($"cannot resume from '{store.PointerPath}': {e.Message}", e);
         }
 
         var s = info.State;
@@ -240,8 +247,24 @@ public sealed class Trainer
         if (s.InstancesPerIdentity != _options.InstancesPerIdentity) mismatches.Add($"K {s.InstancesPerIdentity} (now {_options.InstancesPerIdentity})");
         if (mismatches.Count > 0)
         {
-            throw new InvalidOperationException(
+            throw new CheckpointException(
                 $"cannot resume from '{store.PointerPath}': the checkpoint was trained with {string.Join(", ", mismatches)}; resume with the same settings");
+        }
+
+        if (s.Dataset is null)
+        {
+            reporter.Info($"note: the checkpoint '{info.StatePath}' predates dataset fingerprints; the dataset is not checked");
+        }
+        else if (!string.Equals(s.Dataset.Sha256, fingerprint.Sha256, StringComparison.Ordinal))
+        {
+            string what = $"the checkpoint was trained on a dataset of {s.Dataset}; '{_dataset.Name}' is {fingerprint}";
+            if (!_options.AllowDataChange)
+            {
+                throw new CheckpointException(
+                    $"cannot resume from '{store.PointerPath}': the dataset differs ({what}); resume with the same data, or allow it with --allow-data-change");
+            }
+
+            reporter.Info($"warning: the dataset changed ({what}); continuing as allowed");
         }
 
         if (s.Epochs != _options.Epochs || s.BaseLearningRate != _options.BaseLearningRate)
@@ -320,9 +343,14 @@ public sealed class Trainer
         private long _stepsDone;
         private long _stepsTotal;
 
-        public int Skipped { get; set; }
+        /// <summary>Distinct unreadable training files found so far (this session and the ones before it).</summary>
+        public HashSet<string> Unreadable { get; } = new(StringComparer.Ordinal);
+
+        public int Skipped => Unreadable.Count;
 
         public CheckpointInfo? LastCheckpoint { get; set; }
+
+        public DatasetFingerprint? Fingerprint { get; init; }
 
         /// <summary>Runs the epochs; false when interrupted (a checkpoint was written).</summary>
         public bool Loop(int startEpoch, int startBatch)
@@ -386,12 +414,20 @@ public sealed class Trainer
                     }
                 }
 
-                Skipped += loader.SkippedImages;
+                Unreadable.UnionWith(loader.BadPaths);
                 if (interrupted)
                 {
                     bool epochDone = next >= loader.BatchCount;
                     LastCheckpoint = Checkpoint(epochDone ? epoch + 1 : epoch, epochDone ? 0 : next);
                     return false;
+                }
+
+                if (steps == 0 && next > first)
+                {
+                    int total = trainer._dataset.Train.ImageCount;
+                    string example = loader.BadPaths.Order(StringComparer.Ordinal).FirstOrDefault() ?? "(none)";
+                    throw new ImageLoadException(example, string.Create(CultureInfo.InvariantCulture,
+                        $"epoch {epoch} had no readable batch: {Unreadable.Count} of {total} training image file(s) are unreadable (this one among them). The run stopped without training; check the dataset"));
                 }
 
                 double seconds = epochClock.Elapsed.TotalSeconds;
@@ -498,6 +534,8 @@ public sealed class Trainer
                 Epochs = _o.Epochs,
                 BaseLearningRate = _o.BaseLearningRate,
                 SkippedImages = Skipped,
+                UnreadableFiles = [.. Unreadable.Order(StringComparer.Ordinal)],
+                Dataset = Fingerprint,
             });
             return info;
         }

@@ -98,6 +98,12 @@ public sealed record TrainerOptions
     /// <summary>Continue from the checkpoint in <see cref="OutputDirectory"/>.</summary>
     public bool Resume { get; init; }
 
+    /// <summary>
+    /// With <see cref="Resume"/>: continue even when the dataset's fingerprint (files, labels, sizes) differs from the
+    /// checkpoint's. Off: such a resume is refused with a <see cref="CheckpointException"/>.
+    /// </summary>
+    public bool AllowDataChange { get; init; }
+
     /// <summary>Decode/augment threads of the loader.</summary>
     public int LoaderThreads { get; init; } = Environment.ProcessorCount;
 

@@ -99,20 +99,47 @@ public sealed class TrainingLog : IDisposable
 
     /// <summary>
     /// Continues the log of a resumed run: lines of steps after <paramref name="lastStep"/> (written after the checkpoint
-    /// by the interrupted run) are dropped first, so the file again lists every step once.
+    /// by the interrupted run) are dropped first, so the file again lists every step once. Lines that are not records (a
+    /// line torn by a full disk or a kill, garbage) are dropped too and reported through <paramref name="warn"/>; the
+    /// file is rewritten atomically, so a failure leaves it as it was.
     /// </summary>
-    public static TrainingLog Continue(string path, long lastStep)
+    public static TrainingLog Continue(string path, long lastStep, Action<string>? warn = null)
     {
         if (File.Exists(path))
         {
             var kept = new List<string>();
-            int n = 0;
+            int n = 0, later = 0, damaged = 0;
+            string? firstDamage = null;
             foreach (string line in File.ReadLines(path))
             {
                 n++;
                 if (line.Length == 0) continue;
-                var record = TrainStepRecord.Parse(line, string.Create(CultureInfo.InvariantCulture, $"{path}:{n}"));
+                TrainStepRecord record;
+                try
+                {
+                    record = TrainStepRecord.Parse(line, string.Create(CultureInfo.InvariantCulture, $"{path}:{n}"));
+                }
+                catch (InvalidDataException e)
+                {
+                    damaged++;
+                    firstDamage ??= e.Message;
+                    continue;
+                }
+
                 if (record.Step <= lastStep) kept.Add(line);
+                else later++;
+            }
+
+            if (damaged > 0)
+            {
+                warn?.Invoke(string.Create(CultureInfo.InvariantCulture,
+                    $"warning: '{path}': dropped {damaged} line(s) that are not training-step records (a torn write?); first: {firstDamage}"));
+            }
+
+            if (later > 0)
+            {
+                warn?.Invoke(string.Create(CultureInfo.InvariantCulture,
+                    $"note: '{path}': dropped {later} record(s) of steps after the checkpoint's step {lastStep} (they are trained again)"));
             }
 
             AtomicFile.WriteAllText(path, kept.Count == 0 ? string.Empty : string.Join('\n', kept) + "\n");

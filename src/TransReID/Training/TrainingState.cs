@@ -43,6 +43,12 @@ public sealed record TrainingState
     /// <summary>Base LR the run was started with.</summary>
     public required double BaseLearningRate { get; init; }
 
-    /// <summary>Unreadable-image events so far.</summary>
+    /// <summary>Unreadable training-image files found so far (distinct files).</summary>
     public int SkippedImages { get; init; }
+
+    /// <summary>The unreadable training-image files found so far (full paths, ordinal order).</summary>
+    public string[] UnreadableFiles { get; init; } = [];
+
+    /// <summary>The dataset the run trains on (null in state files written before fingerprints were stored).</summary>
+    public DatasetFingerprint? Dataset { get; init; }
 }

@@ -95,7 +95,7 @@ public sealed class BatchLoaderTests : IDisposable
 
         var output = Run(loader);
 
-        Assert.Equal(occurrences, loader.SkippedImages);
+        Assert.Equal(1, loader.SkippedImages); // one file, however often it was drawn (and its replacements tried)
         Assert.All(output, b => Assert.DoesNotContain(bad, b.Paths));
         for (int b = 0; b < output.Count; b++)
         {

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
 using SixLabors.ImageSharp.PixelFormats;
@@ -72,23 +73,69 @@ public sealed class PlotsAndRankedListTests : IDisposable
         (int width, int height) = RankedList.CanvasSize(10);
         int cellW = 64 + (2 * RankedList.Border);
         Assert.Equal((2 * RankedList.Margin) + RankedList.QueryGap + (11 * cellW) + (9 * RankedList.Margin), width);
-        Assert.Equal(128 + (2 * RankedList.Border) + (2 * RankedList.Margin), height);
+        Assert.Equal(RankedList.HeaderHeight + 128 + (2 * RankedList.Border) + RankedList.CaptionHeight + (2 * RankedList.Margin), height);
 
         using Image<Rgb24> image = Image.Load<Rgb24>(path);
         Assert.Equal(width, image.Width);
         Assert.Equal(height, image.Height);
-        int m = RankedList.Margin, b = RankedList.Border;
+        int m = RankedList.Margin, b = RankedList.Border, t = m + RankedList.HeaderHeight;
         Assert.Equal(new Rgb24(255, 255, 255), image[0, 0]);
-        Assert.Equal(new Rgb24(31, 119, 180), image[m, m]); // query frame
-        Assert.Equal(new Rgb24(10, 20, 30), image[m + b + 30, m + b + 60]); // query pixels (solid colour survives resizing)
+        Assert.Equal(new Rgb24(31, 119, 180), image[m, t]); // query frame
+        Assert.Equal(new Rgb24(10, 20, 30), image[m + b + 30, t + b + 60]); // query pixels (solid colour survives resizing)
         for (int k = 0; k < 10; k++)
         {
             int left = m + cellW + RankedList.QueryGap + (k * (cellW + m));
-            Rgb24 frame = image[left, m + 50];
+            Rgb24 frame = image[left, t + 50];
             Assert.Equal(k % 3 == 0 ? new Rgb24(0, 170, 0) : new Rgb24(220, 0, 0), frame);
-            Assert.Equal(frame, image[left + cellW - 1, m + (2 * b) + 127]); // bottom-right corner of the frame
-            Assert.Equal(new Rgb24((byte)(20 * k), 100, 200), image[left + b + 32, m + b + 64]);
+            Assert.Equal(frame, image[left + cellW - 1, t + (2 * b) + 127]); // bottom-right corner of the frame
+            Assert.Equal(new Rgb24((byte)(20 * k), 100, 200), image[left + b + 32, t + b + 64]);
         }
+    }
+
+    [Fact]
+    public void Ranked_list_has_a_title_legend_ranks_and_distances()
+    {
+        string query = SolidImage("0007_c2s1_000001_01.jpg", 32, 64, new Rgb24(10, 20, 30));
+        var gallery = new List<RankedEntry>();
+        for (int k = 0; k < 5; k++) gallery.Add(new RankedEntry(SolidImage($"h{k}.png", 32, 64, new Rgb24(200, 200, 200)), k % 2 == 0, 0.1f * (k + 1)));
+        string path = Path.Combine(_dir, "texts.png");
+        string plain = Path.Combine(_dir, "plain.png");
+        RankedList.Save(path, query, "id 7, camera 2", gallery, 64, 32);
+        RankedList.Save(plain, query, null, [.. gallery.Select(g => g with { Distance = float.NaN })], 64, 32);
+        if (Environment.GetEnvironmentVariable("TRANSREID_KEEP_PLOTS") is { Length: > 0 } keep) File.Copy(path, Path.Combine(keep, "ranked-texts.png"), true);
+
+        using Image<Rgb24> image = Image.Load<Rgb24>(path);
+        using Image<Rgb24> without = Image.Load<Rgb24>(plain);
+        (int width, int height) = RankedList.CanvasSize(5, 64, 32);
+        Assert.Equal((width, height), (image.Width, image.Height));
+        // text is drawn: dark pixels in the title band, and the distance lines make the captions differ
+        Assert.True(DarkPixels(image, 0, RankedList.HeaderHeight) > 50, "no title text");
+        int captionTop = RankedList.Margin + RankedList.HeaderHeight + 64 + (2 * RankedList.Border);
+        Assert.True(Differing(image, without, captionTop, height) > 20, "no distances under the thumbnails");
+        // the legend's two swatches
+        Assert.True(Count(image, 0, RankedList.HeaderHeight, new Rgb24(0, 170, 0)) >= 100);
+        Assert.True(Count(image, 0, RankedList.HeaderHeight, new Rgb24(220, 0, 0)) >= 100);
+    }
+
+    private static int DarkPixels(Image<Rgb24> image, int y0, int y1)
+    {
+        int n = 0;
+        for (int y = y0; y < y1; y++) for (int x = 0; x < image.Width; x++) if (image[x, y].R + image[x, y].G + image[x, y].B < 200) n++;
+        return n;
+    }
+
+    private static int Count(Image<Rgb24> image, int y0, int y1, Rgb24 colour)
+    {
+        int n = 0;
+        for (int y = y0; y < y1; y++) for (int x = 0; x < image.Width; x++) if (image[x, y] == colour) n++;
+        return n;
+    }
+
+    private static int Differing(Image<Rgb24> a, Image<Rgb24> b, int y0, int y1)
+    {
+        int n = 0;
+        for (int y = y0; y < y1; y++) for (int x = 0; x < a.Width; x++) if (a[x, y] != b[x, y]) n++;
+        return n;
     }
 
     [Fact]

@@ -233,11 +233,11 @@ public sealed class TrainerTests(TinySyntheticSet data) : IClassFixture<TinySynt
     public void ResumeWithoutACheckpoint_OrWithOtherSamplerSettings_IsAClearError()
     {
         var options = Options("noresume");
-        var e = Assert.Throws<InvalidOperationException>(() => Train(options with { Resume = true }));
+        var e = Assert.Throws<CheckpointException>(() => Train(options with { Resume = true }));
         Assert.Contains("checkpoint.json", e.Message, StringComparison.Ordinal);
 
         Train(options, r => r.Step == 2);
-        e = Assert.Throws<InvalidOperationException>(() => Train(options with { Resume = true, Seed = Seed + 1 }));
+        e = Assert.Throws<CheckpointException>(() => Train(options with { Resume = true, Seed = Seed + 1 }));
         Assert.Contains("seed 77", e.Message, StringComparison.Ordinal);
     }
 
@@ -256,5 +256,145 @@ public sealed class TrainerTests(TinySyntheticSet data) : IClassFixture<TinySynt
         Assert.Contains(report.Errors, m => m.Contains("3 cameras but the model TrainerTinyJpm's camera table has 2", StringComparison.Ordinal));
         var noCameras = DatasetFit.ForEvaluation(TrainerTinyJpm.ModelInfo, data.Dataset with { Cameras = 0 });
         Assert.Contains(noCameras.Errors, m => m.Contains("has no camera labels", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Resume_AfterATornLastLogLine_DropsItAndLaterSteps_WithAWarning()
+    {
+        var straight = Options("torn-straight");
+        var (_, expected) = Train(straight);
+
+        var options = Options("torn");
+        Train(options, r => r.Step == 3); // checkpoint at step 3
+        string logPath = Path.Combine(options.OutputDirectory, "train-log.jsonl");
+        // what a full disk leaves: a record of a step after the checkpoint, then half a line
+        string step4 = expected[3].ToJson();
+        File.AppendAllText(logPath, step4 + "\n" + step4[..(step4.Length / 2)]);
+
+        var output = new StringWriter();
+        using var model = TrainerTinyJpm.Create(Device.Cpu, 999);
+        var trainer = new Trainer(model, data.Dataset, options with { Resume = true, Progress = ProgressMode.Plain }) { Output = output };
+        var result = trainer.Run(TestContext.Current.CancellationToken);
+
+        Assert.Equal(TrainingOutcome.Completed, result.Outcome);
+        Assert.Contains("warning: '" + logPath + "': dropped 1 line(s) that are not training-step records", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("dropped 1 record(s) of steps after the checkpoint's step 3", output.ToString(), StringComparison.Ordinal);
+        AssertSameLosses(expected, TrainingLog.ReadAll(logPath));
+    }
+
+    [Fact]
+    public void StaleCheckpointTemporaries_AreRemovedAtStart_AndAfterEveryWrite()
+    {
+        var options = Options("stale");
+        var store = new CheckpointStore(options.OutputDirectory);
+        Directory.CreateDirectory(store.FilesDirectory);
+        string[] stale =
+        [
+            Path.Combine(store.FilesDirectory, ".ckpt-step00000009.safetensors.0123456789abcdef0123456789abcdef.tmp"),
+            Path.Combine(store.FilesDirectory, ".ckpt-step00000009.state.safetensors.0123456789abcdef0123456789abcdee.tmp"),
+            Path.Combine(options.OutputDirectory, ".checkpoint.json.0123456789abcdef0123456789abcdef.tmp"),
+        ];
+        foreach (string f in stale) File.WriteAllText(f, "half a checkpoint");
+        string unrelated = Path.Combine(store.FilesDirectory, "notes.tmp");
+        File.WriteAllText(unrelated, "not ours");
+
+        var output = new StringWriter();
+        using (var model = TrainerTinyJpm.Create(Device.Cpu, Seed))
+        {
+            var trainer = new Trainer(model, data.Dataset, options with { Epochs = 1, Progress = ProgressMode.Plain }) { Output = output };
+            trainer.Run(TestContext.Current.CancellationToken);
+        }
+
+        Assert.All(stale, f => Assert.False(File.Exists(f), f));
+        Assert.True(File.Exists(unrelated));
+        Assert.Contains("removed 3 temporary file(s)", output.ToString(), StringComparison.Ordinal);
+
+        // a write interrupted mid-run leaves one; the next committed checkpoint removes it
+        string late = Path.Combine(store.FilesDirectory, ".ckpt-step00000099.safetensors.fedcba9876543210fedcba9876543210.tmp");
+        File.WriteAllText(late, "x");
+        using var m2 = TrainerTinyJpm.Create(Device.Cpu, Seed);
+        store.Save(m2, store.ReadCurrent().State with { Step = 12345 });
+        Assert.False(File.Exists(late));
+        Assert.Equal(0, store.RemoveStaleTemporaries());
+    }
+
+    [Fact]
+    public void Resume_WithAnotherDataset_IsRefused_UnlessAllowed()
+    {
+        var options = Options("fingerprint");
+        Train(options, r => r.Step == 2);
+        var state = new CheckpointStore(options.OutputDirectory).ReadCurrent().State;
+        Assert.Equal(DatasetFingerprint.Of(data.Dataset), state.Dataset);
+
+        // the same images with one relabelled (or one file rewritten) is another dataset
+        var images = data.Dataset.Train.Images.ToArray();
+        images[0] = images[0] with { Camera = 1 - images[0].Camera };
+        var other = data.Dataset with { Train = new ReidSplit(images) };
+        Assert.NotEqual(DatasetFingerprint.Of(data.Dataset).Sha256, DatasetFingerprint.Of(other).Sha256);
+
+        using (var model = TrainerTinyJpm.Create(Device.Cpu, Seed))
+        {
+            var trainer = new Trainer(model, other, options with { Resume = true }) { Output = TextWriter.Null };
+            var e = Assert.Throws<CheckpointException>(() => trainer.Run(TestContext.Current.CancellationToken));
+            Assert.Contains("the dataset differs", e.Message, StringComparison.Ordinal);
+            Assert.Contains("--allow-data-change", e.Message, StringComparison.Ordinal);
+        }
+
+        using (var model = TrainerTinyJpm.Create(Device.Cpu, Seed))
+        {
+            var output = new StringWriter();
+            var trainer = new Trainer(model, other, options with { Resume = true, AllowDataChange = true, Progress = ProgressMode.Plain }) { Output = output };
+            Assert.Equal(TrainingOutcome.Completed, trainer.Run(TestContext.Current.CancellationToken).Outcome);
+            Assert.Contains("warning: the dataset changed", output.ToString(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void DatasetFingerprint_KeepsAMovedFolder_AndSeesAFileOfAnotherSize()
+    {
+        using var a = new TempDirectory();
+        using var b = new TempDirectory();
+        var first = SyntheticDataset.Generate(a.Combine("x"), ids: 4, cameras: 2, seed: 3, imagesPerIdPerCamera: 2, height: 32, width: 16);
+        var moved = SyntheticDataset.Generate(b.Combine("elsewhere"), ids: 4, cameras: 2, seed: 3, imagesPerIdPerCamera: 2, height: 32, width: 16);
+        Assert.Equal(DatasetFingerprint.Of(first), DatasetFingerprint.Of(moved));
+        File.AppendAllText(moved.Train.Images[0].Path, "x");
+        Assert.NotEqual(DatasetFingerprint.Of(first).Sha256, DatasetFingerprint.Of(moved).Sha256);
+    }
+
+    [Fact]
+    public void EveryTrainingImageUnreadable_FailsTheRun_CountingFilesNotDraws()
+    {
+        var images = data.Dataset.Train.Images.Select((img, i) => img with { Path = _out.Write($"allbad/{i}.jpg", "not a jpeg") }).ToArray();
+        var dataset = data.Dataset with { Train = new ReidSplit(images) };
+        using var model = TrainerTinyJpm.Create(Device.Cpu, Seed);
+        var trainer = new Trainer(model, dataset, Options("allbad") with { Epochs = 2 }) { Output = TextWriter.Null };
+
+        var e = Assert.Throws<ImageLoadException>(() => trainer.Run(TestContext.Current.CancellationToken));
+
+        Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{images.Length} of {images.Length} training image file(s) are unreadable"),
+            e.Message, StringComparison.Ordinal);
+        Assert.Contains("epoch 1 had no readable batch", e.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_out.Combine("allbad"), "model.safetensors")));
+        Assert.False(File.Exists(Path.Combine(_out.Combine("allbad"), "metrics.json")));
+    }
+
+    [Fact]
+    public void UnreadableImages_AreCountedOncePerFile_AcrossEpochsAndResumes()
+    {
+        var images = data.Dataset.Train.Images.ToArray();
+        images[0] = images[0] with { Path = _out.Write("once/bad.jpg", "not a jpeg") };
+        var dataset = data.Dataset with { Train = new ReidSplit(images) };
+        var options = Options("once", epochs: 3);
+        using (var model = TrainerTinyJpm.Create(Device.Cpu, Seed))
+        {
+            var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            var trainer = new Trainer(model, dataset, options) { Output = TextWriter.Null };
+            trainer.StepCompleted += r => { if (r.Epoch == 2) cts.Cancel(); };
+            Assert.Equal(TrainingOutcome.Interrupted, trainer.Run(cts.Token).Outcome);
+        }
+
+        using var resumed = TrainerTinyJpm.Create(Device.Cpu, Seed);
+        var result = new Trainer(resumed, dataset, options with { Resume = true }) { Output = TextWriter.Null }.Run(TestContext.Current.CancellationToken);
+        Assert.Equal(1, result.SkippedImages);
     }
 }
