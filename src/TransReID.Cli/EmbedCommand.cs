@@ -59,7 +59,7 @@ internal static class EmbedCommand
         {
             int n = Math.Min(batchSize, files.Length - start);
             for (int i = 0; i < n; i++)
-                ImageLoader.LoadNormalized(files[start + i], info.ImageHeight, info.ImageWidth, pixels.AsSpan(i * info.ImageFloats, info.ImageFloats));
+                ImageLoader.LoadNormalized(files[start + i], info.ImageHeight, info.ImageWidth, pixels.AsSpan(i * info.ImageFloats, info.ImageFloats), info.PixelMean, info.PixelStd);
             model.Embed(pixels.AsSpan(0, n * info.ImageFloats), cameras.AsSpan(start, info.UsesCameras ? n : 0),
                 views.AsSpan(start, info.UsesViews ? n : 0), embeddings.AsSpan(start * info.FeatureDim, n * info.FeatureDim));
         }

@@ -59,7 +59,7 @@ internal static class LossCommand
         model.DropPathRate = dropPath;
         var pixels = new float[(long)files.Length * info.ImageFloats];
         for (int i = 0; i < files.Length; i++)
-            ImageLoader.LoadNormalized(files[i], info.ImageHeight, info.ImageWidth, pixels.AsSpan(i * info.ImageFloats, info.ImageFloats));
+            ImageLoader.LoadNormalized(files[i], info.ImageHeight, info.ImageWidth, pixels.AsSpan(i * info.ImageFloats, info.ImageFloats), info.PixelMean, info.PixelStd);
 
         var result = model.ComputeGradients(pixels, labels, info.UsesCameras ? cameras : [], info.UsesViews ? views : []);
         var report = new Dictionary<string, double>
