@@ -235,7 +235,8 @@ public sealed class Trainer
         {
             info = store.Restore(_model, optimizer);
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or Runtime.IO.SafetensorsException or Runtime.IO.PthException)
+        catch (Exception e) when (e is IOException or InvalidDataException or Runtime.IO.SafetensorsException or Runtime.IO.PthException
+            or InvalidOperationException) // the checkpoint's weights do not fit the model (ModelCore.Load)
         {
             throw new CheckpointException($"cannot resume from '{store.PointerPath}': {e.Message}", e);
         }

@@ -58,6 +58,40 @@ public sealed class PlotsAndRankedListTests : IDisposable
     }
 
     [Fact]
+    public void Loss_curves_show_all_five_series_of_a_run_even_when_two_are_equal()
+    {
+        // as in a real run: the global and part triplet losses coincide, and so do the two ID losses at first
+        var points = new List<(int, IReadOnlyDictionary<string, double>)>();
+        for (int step = 1; step <= 400; step++)
+        {
+            double id = 3.4 - (step / 400.0), tri = 0.7 + (0.3 * Math.Exp(-step / 30.0));
+            points.Add((step, new Dictionary<string, double>
+            {
+                ["total"] = id + tri, ["id_global"] = id, ["id_parts"] = id + (step > 100 ? 0.2 : 0), ["triplet_global"] = tri, ["triplet_parts"] = tri,
+            }));
+        }
+
+        string path = Path.Combine(_dir, "five.png");
+        Plots.SaveLossCurves(path, points, "Training losses");
+        if (Environment.GetEnvironmentVariable("TRANSREID_KEEP_PLOTS") is { Length: > 0 } keep) File.Copy(path, Path.Combine(keep, "loss-curves.png"), true);
+        using Image<Rgb24> image = Image.Load<Rgb24>(path);
+        // each series' colour covers far more pixels than its legend swatch: none is hidden under another
+        foreach (var (name, colour) in (ReadOnlySpan<(string, Rgb24)>)[("total", new(0x1f, 0x77, 0xb4)), ("id_global", new(0xff, 0x7f, 0x0e)),
+            ("id_parts", new(0x2c, 0xa0, 0x2c)), ("triplet_global", new(0xd6, 0x27, 0x28)), ("triplet_parts", new(0x94, 0x67, 0xbd))])
+        {
+            int n = 0;
+            for (int y = 0; y < image.Height; y++)
+                for (int x = 0; x < image.Width; x++)
+                {
+                    var p = image[x, y];
+                    if (Math.Abs(p.R - colour.R) + Math.Abs(p.G - colour.G) + Math.Abs(p.B - colour.B) < 30) n++;
+                }
+
+            Assert.True(n > 300, $"{name}: only {n} pixels of its colour");
+        }
+    }
+
+    [Fact]
     public void Ranked_list_has_the_documented_layout_and_border_colours()
     {
         string query = SolidImage("q.png", 40, 90, new Rgb24(10, 20, 30));
