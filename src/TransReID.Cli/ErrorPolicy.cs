@@ -44,6 +44,7 @@ internal static class ErrorPolicy
         or PthException
         or CudaException // NVRTC and cuBLAS included; CUDA_ERROR_OUT_OF_MEMORY names the allocation
         or InvalidDataException
+        or CheckpointException
         or TrainingDivergedException
         or NonFiniteLossException
         or OutOfMemoryException
@@ -72,7 +73,7 @@ internal static class ErrorPolicy
     {
         Console.Out.Flush();
         string message = e is OutOfMemoryException
-            ? "out of memory: the process could not allocate what this command needs (try a smaller --batch)"
+            ? "out of memory: the process could not allocate what this command needs (lower --batch or the other sizes given)"
             : e.Message;
         Console.Error.WriteLine("error: " + message);
         return UserErrorExitCode;

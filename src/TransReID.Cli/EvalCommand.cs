@@ -31,7 +31,7 @@ internal static class EvalCommand
         var k1 = new Option<int?>("--k1") { Description = "Re-ranking k1 (default: the --rerank-preset's)" };
         var k2 = new Option<int?>("--k2") { Description = "Re-ranking k2 (default: the --rerank-preset's)" };
         var lambda = new Option<double?>("--lambda") { Description = "Re-ranking λ, the weight of the original distance (default: the --rerank-preset's)" };
-        var output = new Option<string?>("--out") { Description = "Write metrics.json, cmc.png and ranked-list images here" };
+        var output = new Option<string?>("--output", "--out") { Description = "Write metrics.json, cmc.png and ranked-list images here" };
         var batch = new Option<int>("--batch") { Description = "Images per batch", DefaultValueFactory = _ => 64 };
         var device = new Option<string>("--device") { Description = "cpu, cuda or auto", DefaultValueFactory = _ => "auto" };
         var command = new Command("eval", "Evaluate weights on a dataset's query/gallery split (mAP, CMC, mINP)")
@@ -59,7 +59,7 @@ internal static class EvalCommand
         if (reRanking.K2 < 1) throw new CliException($"--k2 {reRanking.K2} must be at least 1");
         if (!(reRanking.Lambda >= 0 && reRanking.Lambda <= 1)) throw new CliException($"--lambda {reRanking.Lambda.ToString(CultureInfo.InvariantCulture)} must be in [0, 1]");
         if (!File.Exists(weights)) throw new CliException($"weights file '{weights}' does not exist");
-        var dataset = DatasetReader.Open(data, kind);
+        var dataset = UserInput.OpenDataset(data, kind);
         UserInput.ThrowIfUnfit(DatasetFit.ForEvaluation(preset.Info, dataset));
 
         using var model = preset.Create(UserInput.ParseDevice(device), 0);

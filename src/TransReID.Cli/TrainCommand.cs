@@ -26,11 +26,11 @@ internal static class TrainCommand
         var preset = new Option<string>("--preset") { Description = "Model preset (see 'transreid presets')", Required = true };
         var data = new Option<string>("--data") { Description = "Dataset folder (or .csv manifest)", Required = true };
         var kind = new Option<string>("--dataset") { Description = "market, duke, msmt17, veri, folder, csv or auto", DefaultValueFactory = _ => "auto" };
-        var output = new Option<string>("--out") { Description = "Output folder: log, checkpoints, weights, metrics, plots", Required = true };
+        var output = new Option<string>("--output", "--out") { Description = "Output folder: log, checkpoints, weights, metrics, plots", Required = true };
         var epochs = new Option<int>("--epochs") { Description = "Epochs (official 120)", DefaultValueFactory = _ => 120 };
         var batch = new Option<int>("--batch") { Description = "Batch size P·K with K = 4 images per identity (official 64)", DefaultValueFactory = _ => 64 };
         var device = new Option<string>("--device") { Description = "cpu, cuda or auto", DefaultValueFactory = _ => "auto" };
-        var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in --out" };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in --output" };
         var evalEvery = new Option<int>("--eval-every") { Description = "Evaluate every N epochs (0: only at the end)", DefaultValueFactory = _ => 0 };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Checkpoint every N epochs (one is always written at the end)", DefaultValueFactory = _ => 5 };
         var lr = new Option<double?>("--lr") { Description = "Base learning rate (default: 0.008 for SGD, 3.5e-4 for AdamW)" };
@@ -92,7 +92,7 @@ internal static class TrainCommand
         if (s.Pretrained is not null && s.Resume) throw new CliException("--pretrained and --resume exclude each other: a resumed run takes its weights from the checkpoint");
         if (s.AllowDataChange && !s.Resume) throw new CliException("--allow-data-change only applies with --resume");
 
-        var dataset = DatasetReader.Open(s.Data, s.Kind);
+        var dataset = UserInput.OpenDataset(s.Data, s.Kind);
         Console.Out.Write(dataset.Describe());
         var info = s.Preset.Info;
         int p = s.Batch / InstancesPerIdentity;

@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using TransReID.Data;
 using TransReID.Runtime;
 using TransReID.Runtime.Model;
 using TransReID.Training;
@@ -63,6 +64,19 @@ internal static class UserInput
         catch (InvalidOperationException e)
         {
             throw new CliException(Clean(e), e);
+        }
+    }
+
+    /// <summary><see cref="DatasetReader.Open"/>: ArgumentException (parameter <c>kind</c>) for an unknown <c>--dataset</c>; its data errors are InvalidDataException and I/O exceptions already.</summary>
+    public static ReidDataset OpenDataset(string data, string kind)
+    {
+        try
+        {
+            return DatasetReader.Open(data, kind);
+        }
+        catch (ArgumentException e) when (e.ParamName == "kind")
+        {
+            throw new CliException($"--dataset {kind}: {Clean(e)}", e);
         }
     }
 

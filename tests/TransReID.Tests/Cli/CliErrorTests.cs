@@ -104,7 +104,7 @@ public sealed class CliErrorTests : IDisposable
     private static Exception UserError(int i) => i switch
     {
         0 => new InvalidDataException("image name 'x.jpg' is bad"),
-        1 => new DirectoryNotFoundException("dataset folder not found: '/data'"),
+        1 => new CheckpointException("cannot resume from 'run/checkpoint.json'"),
         2 => new CudaException("CUDA driver", "cuMemAlloc_v2", 2, "CUDA_ERROR_OUT_OF_MEMORY", "cuMemAlloc_v2 failed: out of memory"),
         3 => new FileNotFoundException("Could not find file '/x.safetensors'."),
         4 => new SafetensorsException("/x.safetensors", null, "bad header"),
@@ -151,6 +151,13 @@ public sealed class CliErrorTests : IDisposable
         string dir = Images("dev", "0001_c1s1_000001_01.png");
         var (code, _, err) = CliTests.Run("embed", "--preset", "tiny-demo", "--weights", _weights, "--images", dir, "--output", Path.Combine(_dir.Path, "e.safetensors"), "--device", "tpu");
         AssertOneUserErrorLine(code, err, "--device tpu: unknown device 'tpu'");
+    }
+
+    [Fact]
+    public void An_unknown_dataset_kind_is_a_user_error_naming_the_option()
+    {
+        var (code, _, err) = CliTests.Run("eval", "--preset", "tiny-demo", "--weights", _weights, "--data", _dir.Path, "--dataset", "imagenet", "--device", "cpu");
+        AssertOneUserErrorLine(code, err, "--dataset imagenet: unknown dataset kind 'imagenet'");
     }
 
     [Fact]
