@@ -2,6 +2,7 @@
 # One entry point for the two jobs in README.md:
 #   ./build.sh quickstart   synthetic data -> train -> evaluate (the main job, CPU or GPU)
 #   ./build.sh test         build with warnings as errors, then every test project (GPU tests skip without a device)
+#   ./build.sh install [PREFIX]   the transreid command in PREFIX/bin (default ~/.local, /usr/local as root)
 #   ./build.sh gpu-prepare  stage .device/ for the one-call GPU check; ./build.sh gpu-dry-run runs it on the emulator
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -38,6 +39,35 @@ case "${1:-test}" in
     setup_openblas
     dotnet run --project samples/QuickStart -c Release -- "$@"
     ;;
+  install)
+    # ./build.sh install [PREFIX]: the transreid CLI, framework-dependent, in PREFIX/lib/transreid with a wrapper
+    # PREFIX/bin/transreid (PREFIX: /usr/local as root, else ~/.local). Idempotent; the new build is published to a
+    # temporary folder beside the old one and swapped in by renames, so a failed build leaves the old install working.
+    if [ "$(id -u)" = 0 ]; then default_prefix=/usr/local; else default_prefix="$HOME/.local"; fi
+    prefix="${2:-$default_prefix}"
+    mkdir -p "$prefix/lib" "$prefix/bin"
+    prefix="$(cd "$prefix" && pwd)"
+    lib="$prefix/lib/transreid"
+    dotnet_host="$(command -v dotnet)"
+    dotnet_host="$(readlink -f "$dotnet_host" 2>/dev/null || echo "$dotnet_host")"
+    stage="$(mktemp -d "$prefix/lib/.transreid-new.XXXXXX")"
+    trap 'rm -rf "$stage" "$prefix/bin/.transreid-new.$$"' EXIT
+    dotnet publish src/TransReID.Cli -c Release --nologo -v quiet -p:UseAppHost=false -o "$stage"
+    cat > "$prefix/bin/.transreid-new.$$" <<EOF
+#!/bin/sh
+# transreid: written by ./build.sh install from $(pwd); the CLI itself is $lib/TransReID.Cli.dll
+if command -v dotnet >/dev/null 2>&1; then exec dotnet "$lib/TransReID.Cli.dll" "\$@"; fi
+exec "$dotnet_host" "$lib/TransReID.Cli.dll" "\$@"
+EOF
+    chmod 755 "$prefix/bin/.transreid-new.$$" "$stage"
+    old=""
+    if [ -e "$lib" ]; then old="$prefix/lib/.transreid-old.$$"; mv "$lib" "$old"; fi
+    mv "$stage" "$lib"
+    mv -f "$prefix/bin/.transreid-new.$$" "$prefix/bin/transreid"
+    [ -n "$old" ] && rm -rf "$old"
+    echo "installed transreid: $prefix/bin/transreid -> $lib"
+    case ":$PATH:" in *":$prefix/bin:"*) ;; *) echo "note: $prefix/bin is not on PATH; add it (export PATH=\"$prefix/bin:\$PATH\")" >&2 ;; esac
+    ;;
   gpu-prepare)
     # stage .device/ for the one-call GPU check (tools/gpu-check/gpu-check.sh; docs/gpu.md)
     bash tools/gpu-check/prepare.sh
@@ -47,7 +77,7 @@ case "${1:-test}" in
     bash tools/gpu-check/dry-run.sh
     ;;
   *)
-    echo "usage: ./build.sh test|quickstart|gpu-prepare|gpu-dry-run [args]" >&2
+    echo "usage: ./build.sh test|quickstart|install [PREFIX]|gpu-prepare|gpu-dry-run [args]" >&2
     exit 2
     ;;
 esac

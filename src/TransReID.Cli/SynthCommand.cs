@@ -11,7 +11,7 @@ internal static class SynthCommand
 {
     public static Command Create()
     {
-        var output = new Option<string>("--out") { Description = "Dataset folder to create (bounding_box_train/, query/, bounding_box_test/)", Required = true };
+        var output = new Option<string>("--output", "--out") { Description = "Dataset folder to create (bounding_box_train/, query/, bounding_box_test/)", Required = true };
         var ids = new Option<int>("--ids") { Description = "Identities; the first half (rounded up) is the train split (default 60: the 30 classes of tiny-demo)", DefaultValueFactory = _ => 60 };
         var cameras = new Option<int>("--cameras") { Description = "Cameras, 2..9 (default 3: tiny-demo's camera table)", DefaultValueFactory = _ => 3 };
         var seed = new Option<int>("--seed") { Description = "Seed (the same arguments give byte-identical files)", DefaultValueFactory = _ => 1 };
