@@ -229,18 +229,14 @@ public sealed class CliErrorTests : IDisposable
     /// <summary>The CLI as a child process with stdout and stderr redirected (to pipes), TERM claiming a colour terminal.</summary>
     private static (int Code, string Out, string Err) RunRedirected(string[] args, params (string Name, string? Value)[] env)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo("dotnet");
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "TransReID.Cli.dll"));
         foreach (var a in args) start.ArgumentList.Add(a);
         start.Environment["TERM"] = "xterm-256color";
         start.Environment.Remove("NO_COLOR");
         start.Environment.Remove("FORCE_COLOR");
         foreach (var (name, value) in env) start.Environment[name] = value;
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-        string stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result, stderr);
+        return ChildProcess.Run(start);
     }
 
     [Fact]

@@ -25,13 +25,9 @@ public sealed class InstallTests : IDisposable
 
     private static (int Code, string Out, string Err) Run(string file, string workingDirectory, params string[] args)
     {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workingDirectory };
+        var start = new ProcessStartInfo(file) { WorkingDirectory = workingDirectory };
         foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-        string stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result, stderr);
+        return ChildProcess.Run(start);
     }
 
     [Fact]
