@@ -15,7 +15,8 @@ public enum NeckFeature
 /// <summary>
 /// Declares a TransReID model. Put it on a <c>partial</c> class; the TransReID source generator emits the model
 /// (constants, parameter table, <c>Create</c>, <c>Load</c>/<c>Save</c>, <c>Embed</c>, <c>TrainStep</c>) into it.
-/// Defaults (ModelDefaults) are the ViT-B/16 numbers of the official code; see docs/model.md.
+/// Defaults (ModelDefaults, shared with the generator) are the ViT-B/16 numbers of the official code; see
+/// <c>docs/model.md</c> (<c>#configuration-keys</c>).
 /// </summary>
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
 public sealed class TransReIDModelAttribute : Attribute

@@ -21,7 +21,7 @@ namespace QuickStart;
 /// Output (default <c>./quickstart-out</c>): <c>data/</c> (the dataset, Market-1501 layout), <c>train-log.jsonl</c>,
 /// <c>checkpoint.json</c> + <c>checkpoints/</c>, <c>model.safetensors</c>, <c>loss-curves.png</c>, <c>metrics.json</c>,
 /// <c>cmc.png</c>, <c>ranked/</c> and <c>report.md</c>. The last line printed is <c>mAP=… Rank-1=… mINP=…</c>.
-/// <para>The recipe differs from the official one (spec §7) where a from-scratch run on a CPU in a few minutes needs it:
+/// <para>The recipe differs from the official one (docs/model.md#training-recipe) where a from-scratch run on a CPU in a few minutes needs it:
 /// AdamW (lr 2e-3, weight decay 0.05) instead of SGD 0.008, which barely moves a randomly initialised ViT in so few
 /// steps; 30 epochs with the warm-up scaled to 2 epochs. Sampler (P = 16, K = 4), augmentation (flip, pad + crop,
 /// random erasing), drop path 0.1, losses and evaluation are the official ones.</para>

@@ -12,7 +12,7 @@ using TransReID.Training;
 
 namespace TransReID.Cli;
 
-/// <summary><c>transreid eval</c>: the evaluation protocol of spec §9 for a preset with weights on a dataset's query/gallery.</summary>
+/// <summary><c>transreid eval</c>: the evaluation protocol of docs/model.md#evaluation-protocol for a preset with weights on a dataset's query/gallery.</summary>
 internal static class EvalCommand
 {
     public static Command Create()

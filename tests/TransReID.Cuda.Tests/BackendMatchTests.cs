@@ -293,7 +293,7 @@ public abstract class BackendMatchTests(BackendPairFixture pair)
     }
 
     [Theory]
-    [InlineData(12, 5, 2, 4, 3, true)]  // spec 4.3
+    [InlineData(12, 5, 2, 4, 3, true)]  // docs/model.md#jpm-index-examples (N = 12)
     [InlineData(21, 5, 2, 4, 5, true)]  // odd N: the duplicated token
     [InlineData(12, 0, 2, 4, 3, true)]  // shift 0 rolls by -1
     [InlineData(10, 5, 2, 3, 3, false)] // raster order

@@ -6,7 +6,7 @@ namespace TransReID.Generators.Tests;
 
 /// <summary>
 /// The planner's numbers at the edges, read from the emitted constants and checked against formulas written out here
-/// from the spec (sections 1, 4, 5, 12), plus a hand-counted patch count per case; every case must compile cleanly.
+/// from docs/model.md (#patch-embedding, #jigsaw-patch-module, #feature-output, #parameter-table), plus a hand-counted patch count per case; every case must compile cleanly.
 /// </summary>
 public class EmitterTests
 {
@@ -98,7 +98,7 @@ public class EmitterTests
         Assert.Equal(hidden, Samples.Long(c, "MlpHidden"));
         Assert.Equal(3L * cfg.ImageHeight * cfg.ImageWidth, Samples.Long(c, "ImageFloats"));
 
-        // spec section 12, written for any configuration
+        // docs/model.md#parameter-table, written for any configuration
         long block = 2 * D + 3 * D * D + (cfg.QkvBias ? 3 * D : 0) + D * D + D + 2 * D + hidden * D + hidden + D * hidden + D;
         long fc = 1000 * D + 1000;
         long all = D + (n + 1) * D + sieRows * D + D * 3 * cfg.PatchSize * cfg.PatchSize + D

@@ -9,7 +9,7 @@ namespace TransReID.Generators.Tests;
 /// <summary>The model declarations the snapshot, purity and incremental tests share, and helpers to read generated text.</summary>
 internal static partial class Samples
 {
-    /// <summary>The Market stride preset of spec section 12: stride 12, 6 cameras, 751 identities, other defaults.</summary>
+    /// <summary>The Market stride preset of docs/model.md#parameter-table: stride 12, 6 cameras, 751 identities, other defaults.</summary>
     public const string MarketStride = """
         using TransReID;
 
@@ -21,7 +21,7 @@ internal static partial class Samples
         }
         """;
 
-    /// <summary>A plain ViT-B/16 (spec's vit_base.yml): no JPM, no SIE, features after the BNNeck.</summary>
+    /// <summary>A plain ViT-B/16 (the official vit_base.yml): no JPM, no SIE, features after the BNNeck.</summary>
     public const string PlainVit = """
         using TransReID;
 

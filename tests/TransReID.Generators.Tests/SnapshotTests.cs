@@ -101,7 +101,7 @@ public class SnapshotTests
         Assert.Equal(GeneratedText(sample), result.Source(string.Empty));
     }
 
-    // ---- the Market preset against spec section 12 ----
+    // ---- the Market preset against docs/model.md#parameter-table ----
 
     private static readonly Lazy<Type> MarketType = new(() =>
     {
@@ -149,7 +149,7 @@ public class SnapshotTests
     private static IReadOnlyList<ParameterInfo> MarketTable() =>
         (IReadOnlyList<ParameterInfo>)MarketType.Value.GetProperty("Parameters", BindingFlags.Public | BindingFlags.Static)!.GetValue(null)!;
 
-    /// <summary>The key set of spec section 12 with shapes (ViT-B/16, stride 12, 256 x 128, 751 ids, 6 cameras).</summary>
+    /// <summary>The key set of docs/model.md#parameter-table with shapes (ViT-B/16, stride 12, 256 x 128, 751 ids, 6 cameras).</summary>
     private static IEnumerable<string> SpecSection12Keys()
     {
         static string K(string name, params long[] shape) => $"{name} [{string.Join(", ", shape)}]";
@@ -212,7 +212,7 @@ public class SnapshotTests
         var table = MarketTable();
         foreach (var p in table) Assert.Equal(p.Shape.Aggregate(1L, (a, b) => a * b), p.Count);
 
-        // spec section 12: all parameters 103 653 352; 7 685 buffer values less num_batches_tracked (5) = 7 680
+        // docs/model.md#parameter-table: all parameters 103 653 352; 7 685 buffer values less num_batches_tracked (5) = 7 680
         Assert.Equal(103_653_352L, table.Where(p => (p.Flags & ParameterFlags.Buffer) == 0).Sum(p => p.Count));
         Assert.Equal(7_680L, table.Where(p => (p.Flags & ParameterFlags.Buffer) != 0).Sum(p => p.Count));
         Assert.Equal(95_791_104L, table.Where(p => p.IsTrainable).Sum(p => p.Count));
@@ -258,7 +258,7 @@ public class SnapshotTests
     [Fact]
     public void PlainVit_ParameterCount_MatchesTheSpecBaseline()
     {
-        // spec section 12: plain ViT-B, stride 16, no SIE, no JPM (vit_base.yml): 87 093 736
+        // docs/model.md#parameter-table: plain ViT-B, stride 16, no SIE, no JPM (vit_base.yml): 87 093 736
         var c = Samples.Constants(GeneratedText(nameof(Samples.PlainVit)));
         Assert.Equal(87_093_736L, Samples.Long(c, "ParameterCount"));
         Assert.Equal(768L, Samples.Long(c, "FeatureDim"));

@@ -15,7 +15,7 @@ public class ShapeMathTests
     [Fact]
     public void JpmSource_matches_spec_tiny_example()
     {
-        // spec 4.3: N = 12, m = 5, g = 2 -> u = [p4 p10 p5 p11 p6 p0 p7 p1 p8 p2 p9 p3]
+        // docs/model.md#jpm-index-examples: N = 12, m = 5, g = 2 -> u = [p4 p10 p5 p11 p6 p0 p7 p1 p8 p2 p9 p3]
         int[] expected = [4, 10, 5, 11, 6, 0, 7, 1, 8, 2, 9, 3];
         for (int u = 0; u < 12; u++) Assert.Equal(expected[u], ShapeMath.JpmSource(u, 12, 5, 2, true));
     }
@@ -23,7 +23,7 @@ public class ShapeMathTests
     [Fact]
     public void JpmSource_matches_spec_stride12_case()
     {
-        // spec 4.4: u[2j] = p[(j+4) mod 210], u[2j+1] = p[(j+109) mod 210]
+        // docs/model.md#jpm-index-examples, N = 210: u[2j] = p[(j+4) mod 210], u[2j+1] = p[(j+109) mod 210]
         for (int j = 0; j < 105; j++)
         {
             Assert.Equal((j + 4) % 210, ShapeMath.JpmSource(2 * j, 210, 5, 2, true));

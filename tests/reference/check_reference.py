@@ -1,4 +1,4 @@
-"""Self-checks of the PyTorch reference against the spec (never run in CI).
+"""Self-checks of the PyTorch reference against the model description (docs/model.md; never run in CI).
 
     /usr/bin/python3 tests/reference/check_reference.py          # all checks (~1 min, builds ViT-B)
     /usr/bin/python3 tests/reference/check_reference.py --quick  # skip the ViT-B-sized checks
@@ -32,11 +32,11 @@ def patch_order(n: int, shift: int, groups: int, parts: int, rearrange: bool = T
 
 
 def check_index_examples() -> None:
-    # spec 4.3: N = 12, m = 5, g = 2, K = 4
+    # docs/model.md#jpm-index-examples: N = 12, m = 5, g = 2, K = 4
     u, ps = patch_order(12, 5, 2, 4)
     assert u == [4, 10, 5, 11, 6, 0, 7, 1, 8, 2, 9, 3], u
     assert ps == [[-1, 4, 10, 5], [-1, 11, 6, 0], [-1, 7, 1, 8], [-1, 2, 9, 3]], ps
-    # spec 4.4: N = 210, m = 5, g = 2, K = 4, L = 52
+    # docs/model.md#jpm-index-examples: N = 210, m = 5, g = 2, K = 4, L = 52
     u, ps = patch_order(210, 5, 2, 4)
     assert len(u) == 210
     for j in range(105):

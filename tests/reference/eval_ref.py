@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""NumPy reference for the re-identification evaluation (spec section 9) and k-reciprocal re-ranking.
+"""NumPy reference for the re-identification evaluation (docs/model.md#evaluation-protocol) and k-reciprocal re-ranking.
 
 Writes the fixtures used by tests/TransReID.Tests/Evaluation/*:
     /usr/bin/python3 tests/reference/eval_ref.py            # writes TestData/Evaluation/eval_case.json

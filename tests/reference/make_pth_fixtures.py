@@ -116,7 +116,7 @@ def transreid_fixture(sizes):
 
 
 def resize_pos_embed(posemb, posemb_new, height, width):
-    """The official resize_pos_embed (vit_pytorch.py), as spec 2.2 describes it."""
+    """The official resize_pos_embed (vit_pytorch.py), as docs/model.md#position-embedding-resize describes it."""
     ntok_new = posemb_new.shape[1]
     posemb_token, posemb_grid = posemb[:, :1], posemb[0, 1:]
     gs_old = int(math.sqrt(len(posemb_grid)))

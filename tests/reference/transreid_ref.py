@@ -1,4 +1,6 @@
-"""PyTorch reference of TransReID, written from /work/shared/spec/transreid.md (sections 1-6, 11-12).
+"""PyTorch reference of TransReID, written from an implementation specification of the
+official code (the model that docs/model.md describes, from #patch-embedding to #loss-combination, #gotchas and
+#parameter-table).
 
 Used only to generate test fixtures for the C# implementation; never run in CI.
 
@@ -84,7 +86,7 @@ class TransReIDConfig:
 
     @property
     def sie_rows(self) -> int:
-        """Rows of base.sie_embed (spec 2.3); 0 = no table. A count of 1 counts as 'off'."""
+        """Rows of base.sie_embed (docs/model.md#side-information-embedding); 0 = no table. A count of 1 counts as 'off'."""
         c, v = self.cameras, self.views
         if c > 1 and v > 1:
             return c * v
@@ -154,7 +156,7 @@ class TransReIDConfig:
 
 
 # --------------------------------------------------------------------------------------------
-# Backbone pieces (spec sections 1-3)
+# Backbone pieces (docs/model.md#patch-embedding, #token-assembly, #transformer-block)
 # --------------------------------------------------------------------------------------------
 
 class DropPath(nn.Module):
@@ -291,7 +293,7 @@ class VisionTransformer(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------
-# JPM rearrangement (spec 4.2)
+# JPM rearrangement (docs/model.md#jigsaw-patch-module)
 # --------------------------------------------------------------------------------------------
 
 def shuffle_unit(features: torch.Tensor, shift: int, groups: int) -> torch.Tensor:
@@ -323,7 +325,7 @@ def jpm_parts(features: torch.Tensor, cfg: TransReIDConfig) -> List[torch.Tensor
 
 
 # --------------------------------------------------------------------------------------------
-# Full model (spec 4-5)
+# Full model (docs/model.md#jigsaw-patch-module, #bnnecks-and-classifiers, #feature-output)
 # --------------------------------------------------------------------------------------------
 
 def _bnneck(d: int) -> nn.BatchNorm1d:
@@ -385,7 +387,7 @@ class TransReID(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------
-# Losses (spec 6)
+# Losses (docs/model.md#id-loss, #triplet-loss, #loss-combination)
 # --------------------------------------------------------------------------------------------
 
 def id_loss(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: bool = False,

@@ -4,7 +4,7 @@ using System.Numerics.Tensors;
 namespace TransReID.Runtime.Cpu;
 
 /// <summary>
-/// Multi-head self-attention core (spec §3): per (sample, head) pair, strided views straight into qkv[B,T,3D]
+/// Multi-head self-attention core (docs/model.md#transformer-block): per (sample, head) pair, strided views straight into qkv[B,T,3D]
 /// (leading dimension 3D, no transposed copies), single-threaded GEMMs, pairs spread over the threads.
 /// </summary>
 internal static unsafe class CpuAttention

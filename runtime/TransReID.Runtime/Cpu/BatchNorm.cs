@@ -4,7 +4,7 @@ using System.Numerics.Tensors;
 namespace TransReID.Runtime.Cpu;
 
 /// <summary>
-/// BatchNorm1d over x[N,C] (the BNNecks, spec §5.1): training mode (batch statistics, biased variance to normalise,
+/// BatchNorm1d over x[N,C] (the BNNecks, docs/model.md#bnnecks-and-classifiers): training mode (batch statistics, biased variance to normalise,
 /// unbiased for the running variance), eval mode (running statistics) and backward. Parallel over channel ranges; each
 /// range keeps its per-channel sums on the stack and walks the rows with vector adds.
 /// </summary>

@@ -4,7 +4,7 @@ using System.Numerics.Tensors;
 namespace TransReID.Runtime.Cpu;
 
 /// <summary>
-/// Softmax cross-entropy with label smoothing (spec §6): target t = (1−ε)·onehot + ε/C, loss = mean_rows(−Σ t·log p)
+/// Softmax cross-entropy with label smoothing (docs/model.md#id-loss): target t = (1−ε)·onehot + ε/C, loss = mean_rows(−Σ t·log p)
 /// = mean_rows(lse − (1−ε)·z_y − (ε/C)·Σz); dlogits = gradScale·(p − t)/N. dlogits may equal logits.
 /// </summary>
 internal static unsafe class CpuCrossEntropy

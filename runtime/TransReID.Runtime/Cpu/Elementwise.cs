@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 namespace TransReID.Runtime.Cpu;
 
 /// <summary>
-/// Residual adds with stochastic-depth row scales (spec §3), their backward (row scaling) and strided row copies. Rows
+/// Residual adds with stochastic-depth row scales (docs/model.md#transformer-block), their backward (row scaling) and strided row copies. Rows
 /// may be longer than int: the flat index range is cut into chunks and each chunk into per-row segments.
 /// </summary>
 internal static unsafe class CpuElementwise

@@ -6,7 +6,7 @@ using System.Runtime.CompilerServices;
 namespace TransReID.Runtime.Cpu;
 
 /// <summary>
-/// Exact (erf) GELU, 0.5·x·(1 + erf(x/√2)), and its derivative Φ(x) + x·φ(x) (spec §3). .NET has no erf, so it is
+/// Exact (erf) GELU, 0.5·x·(1 + erf(x/√2)), and its derivative Φ(x) + x·φ(x) (docs/model.md#transformer-block). .NET has no erf, so it is
 /// built here: float in, float out, the polynomials evaluated in double vector lanes (exp(−x²) comes from
 /// TensorPrimitives.Exp in float, which only scales the small erfc tail), so that the error left is essentially the
 /// final rounding to float (max abs error over [−10, 10] measured by GeluTests: 3.1e-8).

@@ -5,7 +5,7 @@ using TransReID.Shapes;
 namespace TransReID.Runtime.Cpu;
 
 /// <summary>
-/// JPM shift + patch shuffle + split (spec §4): a row gather from x[B,T,D] into parts[K,B,L+1,D] with the cls row
+/// JPM shift + patch shuffle + split (docs/model.md#jigsaw-patch-module): a row gather from x[B,T,D] into parts[K,B,L+1,D] with the cls row
 /// prepended to every part, and its adjoint, a scatter-add back. Row sources come from
 /// <see cref="ShapeMath.JpmSource"/>.
 /// </summary>

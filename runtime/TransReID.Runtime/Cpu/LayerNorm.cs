@@ -5,7 +5,7 @@ using System.Numerics.Tensors;
 
 namespace TransReID.Runtime.Cpu;
 
-/// <summary>LayerNorm over the last axis (biased variance, eps an argument; spec §3), forward and backward.</summary>
+/// <summary>LayerNorm over the last axis (biased variance, eps an argument; docs/model.md#transformer-block), forward and backward.</summary>
 internal static unsafe class CpuLayerNorm
 {
     /// <summary>Largest per-call partial-sum buffer (floats) kept on the stack; bigger ones come from the array pool.</summary>

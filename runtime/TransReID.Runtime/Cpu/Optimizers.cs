@@ -4,7 +4,7 @@ using System.Numerics;
 namespace TransReID.Runtime.Cpu;
 
 /// <summary>
-/// Optimiser steps with torch.optim's element-wise arithmetic (spec §7): SGD with momentum (no dampening, no Nesterov)
+/// Optimiser steps with torch.optim's element-wise arithmetic (docs/model.md#training-recipe): SGD with momentum (no dampening, no Nesterov)
 /// and AdamW (decoupled weight decay, bias-corrected moments, non-amsgrad). Memory-bound, so one fused pass each.
 /// </summary>
 internal static unsafe class CpuOptimizers

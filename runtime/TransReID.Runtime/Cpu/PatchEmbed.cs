@@ -4,7 +4,7 @@ namespace TransReID.Runtime.Cpu;
 
 /// <summary>
 /// Overlapping patch embedding (Conv2d C→D, kernel P, stride (sy, sx), no padding) as im2col + one GEMM
-/// (spec §1); the backward needs only the weight gradients, so it is a transA GEMM and a column sum over the kept cols.
+/// (docs/model.md#patch-embedding); the backward needs only the weight gradients, so it is a transA GEMM and a column sum over the kept cols.
 /// </summary>
 internal static unsafe class CpuPatchEmbed
 {

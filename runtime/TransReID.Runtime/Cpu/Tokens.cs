@@ -3,7 +3,7 @@ using System.Numerics.Tensors;
 
 namespace TransReID.Runtime.Cpu;
 
-/// <summary>[cls] prepend + position embedding + λ·SIE[index] (spec §2), forward and backward.</summary>
+/// <summary>[cls] prepend + position embedding + λ·SIE[index] (docs/model.md#token-assembly), forward and backward.</summary>
 internal static unsafe class CpuTokens
 {
     /// <summary>Column range width of the SIE gradient pass (its per-sample sums live on the stack).</summary>

@@ -5,7 +5,7 @@ using System.Numerics.Tensors;
 namespace TransReID.Runtime.Cpu;
 
 /// <summary>
-/// Batch-hard triplet loss (spec §6) on x[N,D]: d_ij = sqrt(max(‖x_i − x_j‖², 1e-12)) on the raw rows
+/// Batch-hard triplet loss (docs/model.md#triplet-loss) on x[N,D]: d_ij = sqrt(max(‖x_i − x_j‖², 1e-12)) on the raw rows
 /// or on x/(‖x‖ + 1e-12) (the reference implementation's <c>normalize</c>); hardest positive (the anchor itself
 /// included) and hardest negative per anchor, first index on ties; soft margin softplus(d_ap − d_an) or hard margin
 /// max(0, d_ap − d_an + m); mean over anchors. The gradient touches only the 2 mined pairs per anchor, so it is

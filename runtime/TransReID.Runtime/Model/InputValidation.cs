@@ -21,7 +21,7 @@ public static class InputValidation
     }
 
     /// <summary>
-    /// SIE table row per sample (spec 2.3): cam·V + view with both on, cam or view alone, nothing when off.
+    /// SIE table row per sample (docs/model.md#side-information-embedding): cam·V + view with both on, cam or view alone, nothing when off.
     /// Cameras/views must be given per image when used, and be in range.
     /// </summary>
     public static int[] SieIndices(ReadOnlySpan<int> cameras, ReadOnlySpan<int> views, int batch, int cameraCount, int viewCount)

@@ -242,7 +242,7 @@ public sealed partial class ModelCore
     private static bool IsClassifier(ParameterInfo p) => p.Name.StartsWith("classifier", StringComparison.Ordinal);
 }
 
-/// <summary>The position-embedding resize of the official <c>resize_pos_embed</c> (spec §2.2).</summary>
+/// <summary>The position-embedding resize of the official <c>resize_pos_embed</c> (docs/model.md#position-embedding-resize).</summary>
 public static class PositionEmbedding
 {
     /// <summary>

@@ -90,7 +90,7 @@ public sealed record WarmupCosineSchedule(double BaseLearningRate = 0.008, int E
     public double At(int epoch) => At(epoch, BaseLearningRate);
 }
 
-/// <summary>Loss settings (spec section 6); the defaults are the official stride configs.</summary>
+/// <summary>Loss settings (docs/model.md#id-loss, #triplet-loss, #loss-combination); the defaults are the official stride configs.</summary>
 public sealed record LossOptions
 {
     /// <summary>Label smoothing ε for the ID loss (0 = off, official; 0.1 when on).</summary>

@@ -1,6 +1,6 @@
 // Shape arithmetic of TransReID, compiled into both the source generator (netstandard2.0) and the runtime,
 // so that the constants the generator emits and the checks the runtime makes come from one piece of code.
-// Spec references: ../shared/spec/transreid.md sections 1, 2.3 and 4.
+// Model reference: docs/model.md#patch-embedding, #side-information-embedding and #jigsaw-patch-module.
 
 namespace TransReID.Shapes;
 

@@ -6,7 +6,7 @@ using System.Linq;
 namespace TransReID.Data;
 
 /// <summary>
-/// Reads re-identification datasets in the layouts of spec §8 into a <see cref="ReidDataset"/>. Every reader sorts files
+/// Reads re-identification datasets in the layouts of docs/model.md#datasets into a <see cref="ReidDataset"/>. Every reader sorts files
 /// by ordinal path (the official code uses unsorted glob order), drops junk (pid −1), converts cameras to 0-based and
 /// relabels train identities to 0..P−1 in ascending raw pid; query and gallery keep raw pids.
 /// </summary>

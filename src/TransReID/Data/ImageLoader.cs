@@ -11,7 +11,7 @@ using SixLabors.ImageSharp.Processing.Processors.Transforms;
 namespace TransReID.Data;
 
 /// <summary>
-/// The test-time image pipeline (spec §7 "Test transform"): decode, RGB, bilinear resize, /255, (x − mean)/std, CHW.
+/// The test-time image pipeline (docs/model.md#input-normalisation): decode, RGB, bilinear resize, /255, (x − mean)/std, CHW.
 /// </summary>
 /// <remarks>
 /// Thread-safe. ImageSharp itself runs single-threaded here (<see cref="Configuration.MaxDegreeOfParallelism"/> = 1):

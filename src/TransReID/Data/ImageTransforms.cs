@@ -21,7 +21,7 @@ public interface IImageTransform
     void Apply(string path, ref Pcg32 rng, Span<float> destinationChw);
 }
 
-/// <summary>The test transform of spec §7: <see cref="ImageLoader.LoadNormalized"/> (bilinear resize, no randomness).</summary>
+/// <summary>The test transform of docs/model.md#input-normalisation: <see cref="ImageLoader.LoadNormalized"/> (bilinear resize, no randomness).</summary>
 public sealed class TestTransform : IImageTransform
 {
     private readonly float[] _mean;
@@ -45,7 +45,7 @@ public sealed class TestTransform : IImageTransform
 }
 
 /// <summary>
-/// The training augmentation of spec §7, in order: bicubic resize to Height×Width, horizontal flip (p = 0.5), zero pad
+/// The training augmentation of docs/model.md#training-augmentation, in order: bicubic resize to Height×Width, horizontal flip (p = 0.5), zero pad
 /// (10 px) + random crop back to Height×Width (top and left uniform in [0, 2·pad]), /255, (x − mean)/std, then timm
 /// random erasing (p = 0.5, <see cref="RandomErasing"/>). Random draws, in this order: flip, crop top, crop left, erasing.
 /// </summary>
@@ -140,7 +140,7 @@ public sealed class TrainTransform : IImageTransform
 public readonly record struct ErasedRegion(int Top, int Left, int Height, int Width);
 
 /// <summary>
-/// timm <c>RandomErasing(probability, mode='pixel', max_count=1, device='cpu')</c> on a normalised CHW image (spec §7).
+/// timm <c>RandomErasing(probability, mode='pixel', max_count=1, device='cpu')</c> on a normalised CHW image (docs/model.md#training-augmentation).
 /// </summary>
 public static class RandomErasing
 {

@@ -5,7 +5,7 @@ using System.Linq;
 namespace TransReID.Data;
 
 /// <summary>
-/// The PK sampler of spec §7 (<c>datasets/sampler.py</c>, <c>RandomIdentitySampler</c>): batches of
+/// The PK sampler of docs/model.md#identity-sampler (<c>datasets/sampler.py</c>, <c>RandomIdentitySampler</c>): batches of
 /// P distinct identities × K images each.
 /// </summary>
 /// <remarks>

@@ -7,7 +7,7 @@ using System.Text;
 namespace TransReID.Data;
 
 /// <summary>
-/// One image of a re-identification dataset (spec §8: path, pid, camid, viewid).
+/// One image of a re-identification dataset (docs/model.md#datasets: path, pid, camid, viewid).
 /// </summary>
 /// <param name="Path">Full path of the image file.</param>
 /// <param name="Identity">Train split: relabelled 0..P−1 (ascending raw pid). Query/gallery: the raw pid (0 = distractor).</param>
@@ -40,7 +40,7 @@ public sealed record ReidSplit
     public int CameraCount { get; }
 }
 
-/// <summary>A dataset in the layout of spec §8.</summary>
+/// <summary>A dataset in a layout of docs/model.md#datasets.</summary>
 /// <param name="Name">Short name (market1501, dukemtmcreid, msmt17, veri, folder, csv, ...).</param>
 /// <param name="Cameras">
 /// Size of the camera SIE table: max camera id + 1 over all splits. <b>0 = the dataset has no camera labels</b>: camera

@@ -5,7 +5,7 @@ using TransReID.Runtime.Cpu;
 namespace TransReID.Evaluation;
 
 /// <summary>
-/// The re-identification evaluation protocol of spec section 9 (TransReID <c>utils/metrics.py</c>): squared-Euclidean
+/// The re-identification evaluation protocol of docs/model.md#evaluation-protocol (TransReID <c>utils/metrics.py</c>): squared-Euclidean
 /// distances between (optionally L2-normalised) features, a per-query ranking of the gallery with same-identity
 /// same-camera images removed, and CMC / mAP / mINP over the queries that keep at least one true match.
 /// </summary>

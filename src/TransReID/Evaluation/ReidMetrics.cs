@@ -3,7 +3,7 @@ using System;
 namespace TransReID.Evaluation;
 
 /// <summary>
-/// Result of the re-identification protocol (spec section 9) over the valid queries (those with at least one
+/// Result of the re-identification protocol (docs/model.md#evaluation-protocol) over the valid queries (those with at least one
 /// true match left after same-identity-same-camera removal).
 /// </summary>
 /// <param name="MeanAP">mean average precision, in [0, 1].</param>

@@ -4,7 +4,7 @@ using TransReID.Runtime.Model;
 namespace TransReID.Training;
 
 /// <summary>
-/// The per-epoch learning rates of a run: the official <see cref="WarmupCosineSchedule"/> (spec §7) for the weight group
+/// The per-epoch learning rates of a run: the official <see cref="WarmupCosineSchedule"/> (docs/model.md#learning-rate-schedule) for the weight group
 /// (base LR v) and for the bias group (base LR factor·v), set at the start of each epoch.
 /// </summary>
 /// <remarks>

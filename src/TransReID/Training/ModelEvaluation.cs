@@ -64,7 +64,7 @@ public sealed record EvaluationResult(ReidMetrics Metrics, int QueryImages, int 
         $"mAP={Metrics.MeanAP * 100:F1}% Rank-1={Metrics.Rank1 * 100:F1}% mINP={Metrics.MeanInp * 100:F1}%");
 }
 
-/// <summary>The evaluation protocol of spec §9 run with a model: embed query and gallery with the test transform, score.</summary>
+/// <summary>The evaluation protocol of docs/model.md#evaluation-protocol run with a model: embed query and gallery with the test transform, score.</summary>
 public static class ModelEvaluation
 {
     /// <summary>Embeds <paramref name="images"/> in batches (test transform, SIE indices from each image).</summary>

@@ -74,7 +74,7 @@ public sealed class TrainingDivergedException : ArithmeticException
 }
 
 /// <summary>
-/// Trains any generated model (<see cref="ITransReIDModel"/>) on a <see cref="ReidDataset"/> with the recipe of spec §7:
+/// Trains any generated model (<see cref="ITransReIDModel"/>) on a <see cref="ReidDataset"/> with the recipe of docs/model.md#training-recipe:
 /// PK batches from <see cref="RandomIdentitySampler"/> through a prefetching <see cref="BatchLoader"/> with the training
 /// augmentation, one <see cref="ITransReIDModel.TrainStep"/> per batch, the LR set at the start of each epoch by the
 /// warm-up + cosine schedule (<see cref="LearningRatePlan"/>).

@@ -32,7 +32,7 @@ public enum ProgressMode
 }
 
 /// <summary>
-/// Settings of a <see cref="Trainer"/> run. The defaults are the official Market recipe of spec §7 (P = 16, K = 4, SGD
+/// Settings of a <see cref="Trainer"/> run. The defaults are the official Market recipe of docs/model.md#training-recipe (P = 16, K = 4, SGD
 /// momentum 0.9, base LR 0.008, weight decay 1e-4 on everything, bias LR × 2, warm-up + cosine per epoch, drop path
 /// 0.1, seed 1234, flip 0.5, pad 10, random erasing 0.5) except the number of epochs, which is the caller's.
 /// </summary>

@@ -11,7 +11,7 @@ public class JpmTests
     [Fact]
     public void JpmGather_reproduces_the_spec_tiny_example()
     {
-        // spec 4.3: N = 12, m = 5, g = 2, K = 4, L = 3: part0 = [cls p4 p10 p5], part1 = [cls p11 p6 p0],
+        // docs/model.md#jpm-index-examples: N = 12, m = 5, g = 2, K = 4, L = 3: part0 = [cls p4 p10 p5], part1 = [cls p11 p6 p0],
         // part2 = [cls p7 p1 p8], part3 = [cls p2 p9 p3]. Token t of sample b holds the value 100·b + t (cls = 0).
         const int batch = 2, n = 12, d = 2, k = 4, l = 3;
         int[][] expected = [[4, 10, 5], [11, 6, 0], [7, 1, 8], [2, 9, 3]];

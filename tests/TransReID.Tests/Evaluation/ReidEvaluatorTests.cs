@@ -5,7 +5,7 @@ using TransReID.Evaluation;
 
 namespace TransReID.Tests.Evaluation;
 
-/// <summary>Hand-computed cases of the protocol in spec section 9.</summary>
+/// <summary>Hand-computed cases of the protocol in docs/model.md#evaluation-protocol.</summary>
 public sealed class ReidEvaluatorTests
 {
     // Gallery: g0 pid 1 cam 2 | g1 pid 2 cam 1 | g2 pid 1 cam 1 | g3 pid 0 cam 3 (distractor) | g4 pid 1 cam 3

@@ -7,7 +7,7 @@ using TransReID.Runtime.Model;
 namespace TransReID.Tests.Model;
 
 /// <summary>
-/// The generated models against the PyTorch reference written from the spec (committed fixtures): embeddings,
+/// The generated models against the PyTorch reference of tests/reference, the model of docs/model.md (committed fixtures): embeddings,
 /// loss components, every gradient and the BatchNorm running statistics after one training forward.
 /// </summary>
 public class FixtureParityTests

@@ -7,7 +7,7 @@ namespace TransReID.Tests.Training;
 public sealed class LearningRatePlanTests
 {
     [Theory]
-    // spec §7: the values for v = 0.008, within half a unit of the last digit printed there
+    // docs/model.md#learning-rate-schedule: the values for v = 0.008, within half a unit of the last digit printed there
     [InlineData(1, 1.664e-3, 0.0005e-3)]
     [InlineData(2, 3.248e-3, 0.0005e-3)]
     [InlineData(3, 4.832e-3, 0.0005e-3)]
