@@ -20,14 +20,16 @@ public sealed partial class TransReIDGenerator
             var s = p.Spec;
             w.Line("// ---- ONNX export: the Embed schedule above, op for op, as an ONNX graph with the weights as initializers ----");
             w.Line("/// <summary>");
-            w.Line("/// Writes this model as an ONNX file (opset 17 by default): inputs <c>images</c> (N, 3, H, W) float32"
-                + (p.SieRows > 0 ? " and the model's side information (<c>cameras</c>/<c>views</c> int64 (N), unless fixed in the options)" : ""));
-            w.Line($"/// ; output <c>features</c> (N, {p.FeatureDim}), equal to <see cref=\"Embed(global::System.ReadOnlySpan{{float}}, global::System.ReadOnlySpan{{int}}, global::System.ReadOnlySpan{{int}})\"/>.");
+            w.Line("/// Writes this model as an ONNX file (opset 17 by default): input <c>images</c> (N, 3, H, W) float32"
+                + (p.SieRows > 0 ? "," : ";"));
+            if (p.SieRows > 0) w.Line("/// the side information <c>cameras</c>/<c>views</c> int64 (N) that the model uses, unless fixed in the options;");
+            w.Line($"/// output <c>features</c> (N, {p.FeatureDim}), what <c>Embed</c> returns for the same inputs.");
             w.Line("/// </summary>");
             using (w.Block($"public void ExportOnnx(string path, {Onnx}.OnnxExportOptions? options = null)"))
             {
                 w.Line("global::System.ArgumentNullException.ThrowIfNull(path);");
-                w.Line($"var g = new {Onnx}.OnnxGraphBuilder(ModelInfo, _core.ReadParameter, options ?? new {Onnx}.OnnxExportOptions());");
+                w.Line($"var g = new {Onnx}.OnnxGraphBuilder(");
+                w.Line($"    ModelInfo, _core.ReadParameter, options ?? new {Onnx}.OnnxExportOptions());");
                 // the graph value of each (buffer, first branch) the schedule has written
                 var values = new Dictionary<string, string>(StringComparer.Ordinal);
                 var columns = new List<string>();

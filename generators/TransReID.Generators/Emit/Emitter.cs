@@ -70,7 +70,7 @@ public sealed partial class TransReIDGenerator
                 EmitArenaTables(w, p);
                 EmitLifecycle(w, p);
                 EmitEmbed(w, p);
-                //EmitExportOnnx(w, p);
+                EmitExportOnnx(w, p);
                 EmitTraining(w, p);
                 EmitBlocks(w, p);
             }

@@ -15,7 +15,7 @@ internal sealed record PlannedTensor(string Name, long[] Shape, long Offset, lon
 /// BNNeck saves). Arena offsets are Fixed + PerSample·B, so one plan serves every batch size. Pure arithmetic; no
 /// Roslyn types; the emitter only formats what is here.
 /// <para>
-/// Legend of the one-letter dimensions (as the spec and the generated comments use them): B batch; N patches
+/// Legend of the one-letter dimensions (as docs/model.md and the generated comments use them): B batch; N patches
 /// (GridY·GridX); T = N + 1 tokens; D embedding width; H attention heads; Dh = D/H head width; Hd MLP hidden width;
 /// C classes; K JPM parts; L = N/K patches per part; Tp = L + 1 tokens per part. "Branches" are the BNNeck/classifier
 /// branches (1 + K with JPM), not attention heads.
@@ -75,7 +75,7 @@ internal sealed class ModelPlan
 
     public List<PlannedTensor> Tensors { get; } = new();
     public long BufferLength { get; private set; }
-    public long ParameterCount { get; private set; }     // state-dict parameters (buffers excluded), as the spec counts
+    public long ParameterCount { get; private set; }     // state-dict parameters (buffers excluded), as docs/model.md#parameter-table counts
     public long TrainableCount { get; private set; }
     public Dictionary<string, long> BlockLocal { get; } = new(StringComparer.Ordinal);
     public long BlockStride { get; private set; }

@@ -813,6 +813,48 @@ namespace Sample.Models
             _b.Download(output, features);
         }
 
+        // ---- ONNX export: the Embed schedule above, op for op, as an ONNX graph with the weights as initializers ----
+        /// <summary>
+        /// Writes this model as an ONNX file (opset 17 by default): input <c>images</c> (N, 3, H, W) float32,
+        /// the side information <c>cameras</c>/<c>views</c> int64 (N) that the model uses, unless fixed in the options;
+        /// output <c>features</c> (N, 3840), what <c>Embed</c> returns for the same inputs.
+        /// </summary>
+        public void ExportOnnx(string path, global::TransReID.Runtime.Onnx.OnnxExportOptions? options = null)
+        {
+            global::System.ArgumentNullException.ThrowIfNull(path);
+            var g = new global::TransReID.Runtime.Onnx.OnnxGraphBuilder(
+                ModelInfo, _core.ReadParameter, options ?? new global::TransReID.Runtime.Onnx.OnnxExportOptions());
+            // inputs
+            var input = g.Images();
+            var sieIndex = g.SieIndex();
+            // patch embedding (Conv, stride (12, 12)) -> (N, 210, 768)
+            var patches = g.PatchEmbed(input, "base.patch_embed.proj.weight", "base.patch_embed.proj.bias", PatchSize, StrideY, StrideX);
+            // + cls, pos, λ · sie[index] -> (N, 211, 768)
+            var x = g.TokenEmbed(patches, "base.cls_token", "base.pos_embed", "base.sie_embed", sieIndex, 3f);
+            // backbone: blocks 0..10
+            for (int l = 0; l < 11; l++)
+                x = g.Block($"base.blocks.{l}.", x, Heads, 1E-06f, QkvBias);
+            // global branch b1: token 0 only
+            var tok = g.HeadBlock("b1.0.", x, Heads, 1E-06f, QkvBias);
+            var feat = g.LayerNorm(tok, "b1.1.weight", "b1.1.bias", 1E-06f);
+            // JPM: constant-index Gather -> (4·N, 53, 768)
+            var parts = g.JpmParts(x, JpmParts, PartLength, JpmShift, JpmShuffleGroups, JpmRearrange);
+            // part branch b2: token 0 only, rows (part, N) of the 4 parts
+            var tokParts = g.HeadBlock("b2.0.", parts, Heads, 1E-06f, QkvBias);
+            var featParts = g.LayerNorm(tokParts, "b2.1.weight", "b2.1.bias", 1E-06f);
+            // output (N, 3840): global, then parts / 4
+            var feat1 = g.Branch(featParts, 0, JpmParts);
+            var out1 = g.Scale(feat1, 0.25f);
+            var feat2 = g.Branch(featParts, 1, JpmParts);
+            var out2 = g.Scale(feat2, 0.25f);
+            var feat3 = g.Branch(featParts, 2, JpmParts);
+            var out3 = g.Scale(feat3, 0.25f);
+            var feat4 = g.Branch(featParts, 3, JpmParts);
+            var out4 = g.Scale(feat4, 0.25f);
+            g.Features(feat, out1, out2, out3, out4);
+            g.Save(path);
+        }
+
         // ---- training: forward keeping activations, losses, backward, optimiser ----
         /// <summary>
         /// One training step: forward in training mode (BatchNorm batch statistics, stochastic depth; see

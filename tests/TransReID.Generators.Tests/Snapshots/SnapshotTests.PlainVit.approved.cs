@@ -683,6 +683,35 @@ namespace Sample.Models
             _b.Download(output, features);
         }
 
+        // ---- ONNX export: the Embed schedule above, op for op, as an ONNX graph with the weights as initializers ----
+        /// <summary>
+        /// Writes this model as an ONNX file (opset 17 by default): input <c>images</c> (N, 3, H, W) float32;
+        /// output <c>features</c> (N, 768), what <c>Embed</c> returns for the same inputs.
+        /// </summary>
+        public void ExportOnnx(string path, global::TransReID.Runtime.Onnx.OnnxExportOptions? options = null)
+        {
+            global::System.ArgumentNullException.ThrowIfNull(path);
+            var g = new global::TransReID.Runtime.Onnx.OnnxGraphBuilder(
+                ModelInfo, _core.ReadParameter, options ?? new global::TransReID.Runtime.Onnx.OnnxExportOptions());
+            // inputs
+            var input = g.Images();
+            // patch embedding (Conv, stride (16, 16)) -> (N, 128, 768)
+            var patches = g.PatchEmbed(input, "base.patch_embed.proj.weight", "base.patch_embed.proj.bias", PatchSize, StrideY, StrideX);
+            // + cls, pos -> (N, 129, 768)
+            var x = g.TokenEmbed(patches, "base.cls_token", "base.pos_embed", null, null, 3f);
+            // backbone: blocks 0..10
+            for (int l = 0; l < 11; l++)
+                x = g.Block($"base.blocks.{l}.", x, Heads, 1E-06f, QkvBias);
+            // last block (base.blocks.11): token 0 only
+            var tok = g.HeadBlock("base.blocks.11.", x, Heads, 1E-06f, QkvBias);
+            var feat = g.LayerNorm(tok, "base.norm.weight", "base.norm.bias", 1E-06f);
+            // BNNecks with running statistics
+            var bn0 = g.BatchNormEval(feat, "bottleneck", 1E-05f);
+            // output (N, 768): global
+            g.Features(bn0);
+            g.Save(path);
+        }
+
         // ---- training: forward keeping activations, losses, backward, optimiser ----
         /// <summary>
         /// One training step: forward in training mode (BatchNorm batch statistics, stochastic depth; see
