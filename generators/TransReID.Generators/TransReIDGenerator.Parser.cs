@@ -50,7 +50,7 @@ public sealed partial class TransReIDGenerator
 
             if (symbol.Arity > 0)
             {
-                diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.Generic, LocationInfo.From(classSyntax.Identifier.GetLocation()),
+                diagnostics.Add(new DiagnosticInfo(DiagnosticDescriptors.GenericModelClass, LocationInfo.From(classSyntax.Identifier.GetLocation()),
                     new EquatableArray<string>(new[] { symbol.Name })));
             }
 
@@ -95,29 +95,29 @@ public sealed partial class TransReIDGenerator
                 Namespace = symbol.ContainingNamespace.IsGlobalNamespace ? "" : symbol.ContainingNamespace.ToDisplayString(),
                 ClassName = symbol.Name,
                 ContainingTypes = new EquatableArray<ContainingType>(containing),
-                ImageHeight = Int("ImageHeight", 256),
-                ImageWidth = Int("ImageWidth", 128),
-                PatchSize = Int("PatchSize", 16),
-                StrideY = Int("StrideY", 16),
-                StrideX = Int("StrideX", 16),
-                Depth = Int("Depth", 12),
-                EmbedDim = Int("EmbedDim", 768),
-                Heads = Int("Heads", 12),
-                MlpRatio = Real("MlpRatio", 4.0),
-                QkvBias = Bool("QkvBias", true),
-                LayerNormEps = Real("LayerNormEps", 1e-6),
-                Cameras = Int("Cameras", 0),
-                Views = Int("Views", 0),
-                SieCoefficient = Real("SieCoefficient", 3.0),
-                Jpm = Bool("Jpm", true),
-                JpmParts = Int("JpmParts", 4),
-                JpmShift = Int("JpmShift", 5),
-                JpmShuffleGroups = Int("JpmShuffleGroups", 2),
-                JpmRearrange = Bool("JpmRearrange", true),
-                Classes = Int("Classes", 0),
-                NeckFeature = Int("NeckFeature", 0),
-                PixelMean = Reals("PixelMean", 0.5),
-                PixelStd = Reals("PixelStd", 0.5),
+                ImageHeight = Int("ImageHeight", ModelDefaults.ImageHeight),
+                ImageWidth = Int("ImageWidth", ModelDefaults.ImageWidth),
+                PatchSize = Int("PatchSize", ModelDefaults.PatchSize),
+                StrideY = Int("StrideY", ModelDefaults.StrideY),
+                StrideX = Int("StrideX", ModelDefaults.StrideX),
+                Depth = Int("Depth", ModelDefaults.Depth),
+                EmbedDim = Int("EmbedDim", ModelDefaults.EmbedDim),
+                Heads = Int("Heads", ModelDefaults.Heads),
+                MlpRatio = Real("MlpRatio", ModelDefaults.MlpRatio),
+                QkvBias = Bool("QkvBias", ModelDefaults.QkvBias),
+                LayerNormEps = Real("LayerNormEps", ModelDefaults.LayerNormEps),
+                Cameras = Int("Cameras", ModelDefaults.Cameras),
+                Views = Int("Views", ModelDefaults.Views),
+                SieCoefficient = Real("SieCoefficient", ModelDefaults.SieCoefficient),
+                Jpm = Bool("Jpm", ModelDefaults.Jpm),
+                JpmParts = Int("JpmParts", ModelDefaults.JpmParts),
+                JpmShift = Int("JpmShift", ModelDefaults.JpmShift),
+                JpmShuffleGroups = Int("JpmShuffleGroups", ModelDefaults.JpmShuffleGroups),
+                JpmRearrange = Bool("JpmRearrange", ModelDefaults.JpmRearrange),
+                Classes = Int("Classes", ModelDefaults.Classes),
+                NeckFeature = Int("NeckFeature", ModelDefaults.NeckFeature),
+                PixelMean = Reals("PixelMean", ModelDefaults.PixelMean),
+                PixelStd = Reals("PixelStd", ModelDefaults.PixelStd),
             };
 
             Validate(spec, Report);
@@ -141,7 +141,7 @@ public sealed partial class TransReIDGenerator
             {
                 if (value < 1)
                 {
-                    report(DiagnosticDescriptors.BadPositive, name, new object[] { name, value });
+                    report(DiagnosticDescriptors.LessThanOne, name, new object[] { name, value });
                     shapeOk = false;
                 }
             }
@@ -159,14 +159,14 @@ public sealed partial class TransReIDGenerator
             void Real(string name, double value)
             {
                 if (double.IsNaN(value) || double.IsInfinity(value) || value <= 0)
-                    report(DiagnosticDescriptors.BadReal, name, new object[] { name, value });
+                    report(DiagnosticDescriptors.NotFiniteOrNotPositive, name, new object[] { name, value });
             }
 
             Real("LayerNormEps", s.LayerNormEps);
             Real("SieCoefficient", s.SieCoefficient);
             Real("MlpRatio", s.MlpRatio);
             if (!double.IsNaN(s.MlpRatio) && !double.IsInfinity(s.MlpRatio) && s.MlpRatio > 0 && s.EmbedDim >= 1 && (long)(s.EmbedDim * s.MlpRatio) < 1)
-                report(DiagnosticDescriptors.BadReal, "MlpRatio", new object[] { "MlpRatio", s.MlpRatio });
+                report(DiagnosticDescriptors.NoMlpHidden, "MlpRatio", new object[] { s.EmbedDim, s.MlpRatio, (long)(s.EmbedDim * s.MlpRatio) });
 
             if (s.PatchSize >= 1)
             {
@@ -208,7 +208,7 @@ public sealed partial class TransReIDGenerator
             if (s.JpmParts < 1 || s.JpmParts > n) report(DiagnosticDescriptors.BadParts, "JpmParts", new object[] { s.JpmParts, n });
             if (s.JpmRearrange)
             {
-                if (s.JpmShuffleGroups < 1) report(DiagnosticDescriptors.BadPositive, "JpmShuffleGroups", new object[] { "JpmShuffleGroups", s.JpmShuffleGroups });
+                if (s.JpmShuffleGroups < 1) report(DiagnosticDescriptors.LessThanOne, "JpmShuffleGroups", new object[] { "JpmShuffleGroups", s.JpmShuffleGroups });
                 else if (!ShapeMath.ShuffleAllowed(n, s.JpmShuffleGroups)) report(DiagnosticDescriptors.BadShuffle, "JpmShuffleGroups", new object[] { s.JpmShuffleGroups, n });
                 if (s.JpmShift < 1 || s.JpmShift > n) report(DiagnosticDescriptors.BadShift, "JpmShift", new object[] { s.JpmShift, n });
             }

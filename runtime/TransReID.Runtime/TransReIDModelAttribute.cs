@@ -15,73 +15,74 @@ public enum NeckFeature
 /// <summary>
 /// Declares a TransReID model. Put it on a <c>partial</c> class; the TransReID source generator emits the model
 /// (constants, parameter table, <c>Create</c>, <c>Load</c>/<c>Save</c>, <c>Embed</c>, <c>TrainStep</c>) into it.
-/// Defaults are the ViT-B/16 numbers of the official code; see <c>docs/model.md</c> (<c>#configuration-keys</c>).
+/// Defaults (ModelDefaults, shared with the generator) are the ViT-B/16 numbers of the official code; see
+/// <c>docs/model.md</c> (<c>#configuration-keys</c>).
 /// </summary>
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
 public sealed class TransReIDModelAttribute : Attribute
 {
     /// <summary>Input height in pixels.</summary>
-    public int ImageHeight { get; set; } = 256;
+    public int ImageHeight { get; set; } = ModelDefaults.ImageHeight;
 
     /// <summary>Input width in pixels.</summary>
-    public int ImageWidth { get; set; } = 128;
+    public int ImageWidth { get; set; } = ModelDefaults.ImageWidth;
 
     /// <summary>Square patch (convolution kernel) size.</summary>
-    public int PatchSize { get; set; } = 16;
+    public int PatchSize { get; set; } = ModelDefaults.PatchSize;
 
     /// <summary>Vertical patch stride (overlapping when smaller than the patch size).</summary>
-    public int StrideY { get; set; } = 16;
+    public int StrideY { get; set; } = ModelDefaults.StrideY;
 
     /// <summary>Horizontal patch stride.</summary>
-    public int StrideX { get; set; } = 16;
+    public int StrideX { get; set; } = ModelDefaults.StrideX;
 
     /// <summary>Transformer blocks of the backbone (with JPM the last one is copied into the two heads).</summary>
-    public int Depth { get; set; } = 12;
+    public int Depth { get; set; } = ModelDefaults.Depth;
 
     /// <summary>Embedding width.</summary>
-    public int EmbedDim { get; set; } = 768;
+    public int EmbedDim { get; set; } = ModelDefaults.EmbedDim;
 
     /// <summary>Attention heads; must divide <see cref="EmbedDim"/>.</summary>
-    public int Heads { get; set; } = 12;
+    public int Heads { get; set; } = ModelDefaults.Heads;
 
     /// <summary>MLP hidden width as a multiple of <see cref="EmbedDim"/>.</summary>
-    public double MlpRatio { get; set; } = 4.0;
+    public double MlpRatio { get; set; } = ModelDefaults.MlpRatio;
 
     /// <summary>Whether the qkv projection has a bias.</summary>
-    public bool QkvBias { get; set; } = true;
+    public bool QkvBias { get; set; } = ModelDefaults.QkvBias;
 
     /// <summary>LayerNorm epsilon of the transformer.</summary>
-    public double LayerNormEps { get; set; } = 1e-6;
+    public double LayerNormEps { get; set; } = ModelDefaults.LayerNormEps;
 
     /// <summary>Cameras for camera SIE; 0 (or 1) turns camera side information off.</summary>
-    public int Cameras { get; set; }
+    public int Cameras { get; set; } = ModelDefaults.Cameras;
 
     /// <summary>Views for view SIE; 0 (or 1) turns view side information off.</summary>
-    public int Views { get; set; }
+    public int Views { get; set; } = ModelDefaults.Views;
 
     /// <summary>SIE coefficient λ.</summary>
-    public double SieCoefficient { get; set; } = 3.0;
+    public double SieCoefficient { get; set; } = ModelDefaults.SieCoefficient;
 
     /// <summary>Jigsaw patch module on or off.</summary>
-    public bool Jpm { get; set; } = true;
+    public bool Jpm { get; set; } = ModelDefaults.Jpm;
 
     /// <summary>JPM parts K.</summary>
-    public int JpmParts { get; set; } = 4;
+    public int JpmParts { get; set; } = ModelDefaults.JpmParts;
 
     /// <summary>JPM <c>SHIFT_NUM</c> m (the effective roll is m − 1).</summary>
-    public int JpmShift { get; set; } = 5;
+    public int JpmShift { get; set; } = ModelDefaults.JpmShift;
 
     /// <summary>JPM patch-shuffle groups.</summary>
-    public int JpmShuffleGroups { get; set; } = 2;
+    public int JpmShuffleGroups { get; set; } = ModelDefaults.JpmShuffleGroups;
 
     /// <summary>JPM shift and shuffle (<c>RE_ARRANGE</c>); off gives contiguous stripes.</summary>
-    public bool JpmRearrange { get; set; } = true;
+    public bool JpmRearrange { get; set; } = ModelDefaults.JpmRearrange;
 
     /// <summary>Training identities (classifier rows). Required.</summary>
-    public int Classes { get; set; }
+    public int Classes { get; set; } = ModelDefaults.Classes;
 
     /// <summary>Features returned by <c>Embed</c>.</summary>
-    public NeckFeature NeckFeature { get; set; } = NeckFeature.Before;
+    public NeckFeature NeckFeature { get; set; } = (NeckFeature)ModelDefaults.NeckFeature;
 
     /// <summary>
     /// Per-channel (R, G, B) mean of the input normalisation <c>(x/255 − mean)/std</c> (<c>INPUT.PIXEL_MEAN</c>); null =

@@ -48,7 +48,7 @@ public class DiagnosticTests
     [InlineData("TRID0010", "LayerNormEps = -1e-6", "LayerNormEps -1E-06 must be finite and positive")]
     [InlineData("TRID0010", "SieCoefficient = double.NaN", "SieCoefficient NaN must be finite and positive")]
     [InlineData("TRID0010", "MlpRatio = double.PositiveInfinity", "MlpRatio Infinity must be finite and positive")]
-    [InlineData("TRID0010", "MlpRatio = 0.001", "MlpRatio 0.001 must be finite and positive")]
+    [InlineData("TRID0015", "MlpRatio = 0.001", "EmbedDim 768 × MlpRatio 0.001 gives an MLP hidden width of 0: it must be at least 1 (the width is truncated, as int(dim · mlp_ratio) in the official code)")]
     [InlineData("TRID0011", "PatchSize = 0", "PatchSize 0 must be at least 1")]
     [InlineData("TRID0011", "EmbedDim = -768", "EmbedDim -768 must be at least 1")]
     [InlineData("TRID0011", "JpmShuffleGroups = 0", "JpmShuffleGroups 0 must be at least 1")]

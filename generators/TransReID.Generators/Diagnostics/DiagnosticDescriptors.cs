@@ -42,10 +42,10 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor BadDepth = Error("TRID0009", "Depth must be at least 1",
         "Depth {0} must be at least 1");
 
-    public static readonly DiagnosticDescriptor BadReal = Error("TRID0010", "Non-finite or non-positive value",
+    public static readonly DiagnosticDescriptor NotFiniteOrNotPositive = Error("TRID0010", "Non-finite or non-positive value",
         "{0} {1} must be finite and positive");
 
-    public static readonly DiagnosticDescriptor BadPositive = Error("TRID0011", "Value must be positive",
+    public static readonly DiagnosticDescriptor LessThanOne = Error("TRID0011", "Value must be positive",
         "{0} {1} must be at least 1");
 
     public static readonly DiagnosticDescriptor BadShift = Error("TRID0012", "JpmShift out of range",
@@ -54,6 +54,9 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor BadPixelNormalization = Error("TRID0014", "PixelMean/PixelStd must be three finite values",
         "{0} must be three finite values (R, G, B){1}, got [{2}]");
 
-    public static readonly DiagnosticDescriptor Generic = Error("TRID0013", "Model class must not be generic",
+    public static readonly DiagnosticDescriptor NoMlpHidden = Error("TRID0015", "MLP hidden width below one",
+        "EmbedDim {0} × MlpRatio {1} gives an MLP hidden width of {2}: it must be at least 1 (the width is truncated, as int(dim · mlp_ratio) in the official code)");
+
+    public static readonly DiagnosticDescriptor GenericModelClass = Error("TRID0013", "Model class must not be generic",
         "The class '{0}' with [TransReIDModel] must not be generic: a model's shapes are fixed, so it has no type parameters");
 }

@@ -67,6 +67,9 @@ public interface ITransReIDModel : IDisposable
     /// <summary>Embeds a batch of normalised NCHW images into (B, FeatureDim).</summary>
     void Embed(ReadOnlySpan<float> images, ReadOnlySpan<int> cameras, ReadOnlySpan<int> views, Span<float> features);
 
+    /// <summary>Writes the eval forward of <see cref="Embed"/> as an ONNX model (weights as initializers).</summary>
+    void ExportOnnx(string path, Onnx.OnnxExportOptions? options = null);
+
     /// <summary>Forward and backward of a training step without an update.</summary>
     TrainStepResult ComputeGradients(ReadOnlySpan<float> images, ReadOnlySpan<int> labels, ReadOnlySpan<int> cameras, ReadOnlySpan<int> views);
 
