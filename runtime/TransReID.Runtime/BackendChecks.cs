@@ -3,7 +3,13 @@ using TransReID.Shapes;
 
 namespace TransReID.Runtime;
 
-/// <summary>Argument checks shared by the backends: each message names the op and the argument.</summary>
+/// <summary>
+/// Argument checks shared by the backends (<see cref="BackendBase"/> runs them before every op): each message names
+/// the op and the argument. A check that returns <c>bool</c> returns false when the call has nothing to do (an empty
+/// tensor), after checking what must hold even then. Only what is known on the host is checked: values in backend
+/// memory (labels, SIE indices) are not read, so SIE indices are checked where they are made
+/// (<see cref="Model.InputValidation.SieIndices"/>), and only their pointer here.
+/// </summary>
 internal static class BackendChecks
 {
     public static void NotNull(DevicePtr p, string name, string op)
@@ -22,6 +28,40 @@ internal static class BackendChecks
     }
 
     // ---- per op: each op's argument contract, stated once for every backend ----
+
+    /// <summary>Arguments of <see cref="IBackend.Allocate"/>.</summary>
+    public static void Allocate(long elements)
+    {
+        if (elements < 0) throw new ArgumentOutOfRangeException(nameof(elements), elements, "Cannot allocate a negative number of elements.");
+    }
+
+    /// <summary>Arguments of <see cref="IBackend.Upload(ReadOnlySpan{float}, DevicePtr)"/> and <see cref="IBackend.Download"/>: false when empty.</summary>
+    public static bool Transfer(int length, DevicePtr p, string name, string op)
+    {
+        if (length == 0) return false;
+        NotNull(p, name, op);
+        return true;
+    }
+
+    /// <summary>Arguments of <see cref="IBackend.Zero"/>: false when empty.</summary>
+    public static bool Zero(DevicePtr destination, long elements)
+    {
+        const string op = nameof(IBackend.Zero);
+        NonNegative(elements, nameof(elements), op);
+        if (elements == 0) return false;
+        NotNull(destination, nameof(destination), op);
+        return true;
+    }
+
+    /// <summary>Arguments of <see cref="IBackend.Copy"/>: false when empty.</summary>
+    public static bool Copy(DevicePtr source, DevicePtr destination, long elements)
+    {
+        const string op = nameof(IBackend.Copy);
+        NonNegative(elements, nameof(elements), op);
+        if (elements == 0) return false;
+        NotNull(source, nameof(source), op); NotNull(destination, nameof(destination), op);
+        return true;
+    }
 
     /// <summary>Arguments of <see cref="IBackend.Linear"/>.</summary>
     public static void Linear(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int m, int k, int n)
@@ -61,6 +101,27 @@ internal static class BackendChecks
         const string op = nameof(IBackend.PatchEmbedBackward);
         Positive(rows, nameof(rows), op); Positive(colsPerRow, nameof(colsPerRow), op); Positive(dim, nameof(dim), op);
         NotNull(dy, nameof(dy), op); NotNull(cols, nameof(cols), op); NotNull(dw, nameof(dw), op);
+    }
+
+    /// <summary>Arguments of <see cref="IBackend.TokenEmbed"/> (sieIndex is checked only when sie is used, and only for null).</summary>
+    public static void TokenEmbed(DevicePtr patches, DevicePtr cls, DevicePtr pos, DevicePtr sie, DevicePtr sieIndex, float coef, DevicePtr x, int batch, int tokens, int dim)
+    {
+        const string op = nameof(IBackend.TokenEmbed);
+        CheckTokens(op, batch, tokens, dim);
+        NotNull(patches, nameof(patches), op); NotNull(cls, nameof(cls), op); NotNull(pos, nameof(pos), op); NotNull(x, nameof(x), op);
+        if (!sie.IsNull) NotNull(sieIndex, nameof(sieIndex), op);
+        long xBytes = (long)batch * tokens * dim * 4, pBytes = (long)batch * (tokens - 1) * dim * 4;
+        if (patches.Address < x.Address + xBytes && x.Address < patches.Address + pBytes)
+            throw new ArgumentException($"{op}: patches ({patches}) and x ({x}) overlap; the token embedding is not in place.");
+    }
+
+    /// <summary>Arguments of <see cref="IBackend.TokenEmbedBackward"/> (sieIndex is checked only when dsie is used, and only for null).</summary>
+    public static void TokenEmbedBackward(DevicePtr dx, DevicePtr dpatches, DevicePtr dcls, DevicePtr dpos, DevicePtr dsie, DevicePtr sieIndex, float coef, int batch, int tokens, int dim)
+    {
+        const string op = nameof(IBackend.TokenEmbedBackward);
+        CheckTokens(op, batch, tokens, dim);
+        NotNull(dx, nameof(dx), op);
+        if (!dsie.IsNull) NotNull(sieIndex, nameof(sieIndex), op);
     }
 
     /// <summary>Arguments of <see cref="IBackend.LayerNorm"/>.</summary>
@@ -136,13 +197,24 @@ internal static class BackendChecks
         NotNull(scratch, nameof(scratch), op);
     }
 
-    /// <summary>Arguments of <see cref="IBackend.GeluBackward"/>.</summary>
-    public static void GeluBackward(DevicePtr dy, DevicePtr x, DevicePtr dx, long n)
+    /// <summary>Arguments of <see cref="IBackend.Gelu"/>: false when empty.</summary>
+    public static bool Gelu(DevicePtr x, DevicePtr y, long n)
+    {
+        const string op = nameof(IBackend.Gelu);
+        NonNegative(n, nameof(n), op);
+        if (n == 0) return false;
+        NotNull(x, nameof(x), op); NotNull(y, nameof(y), op);
+        return true;
+    }
+
+    /// <summary>Arguments of <see cref="IBackend.GeluBackward"/>: false when empty.</summary>
+    public static bool GeluBackward(DevicePtr dy, DevicePtr x, DevicePtr dx, long n)
     {
         const string op = nameof(IBackend.GeluBackward);
         NonNegative(n, nameof(n), op);
-        if (n == 0) return;
+        if (n == 0) return false;
         NotNull(dy, nameof(dy), op); NotNull(x, nameof(x), op); NotNull(dx, nameof(dx), op);
+        return true;
     }
 
     /// <summary>Arguments of <see cref="IBackend.Residual"/>.</summary>
@@ -153,17 +225,26 @@ internal static class BackendChecks
         NotNull(x, nameof(x), op); NotNull(branch, nameof(branch), op); NotNull(y, nameof(y), op);
     }
 
-    /// <summary>Arguments of <see cref="IBackend.CopyRows"/>.</summary>
-    public static void CopyRows(DevicePtr src, long srcStride, DevicePtr dst, long dstStride, int rows, int rowLength, float alpha, bool accumulate)
+    /// <summary>Arguments of <see cref="IBackend.ScaleRows"/>.</summary>
+    public static void ScaleRows(DevicePtr src, DevicePtr scale, DevicePtr dst, int batch, long rowLength)
+    {
+        const string op = nameof(IBackend.ScaleRows);
+        Positive(batch, nameof(batch), op); Positive(rowLength, nameof(rowLength), op);
+        NotNull(src, nameof(src), op); NotNull(dst, nameof(dst), op);
+    }
+
+    /// <summary>Arguments of <see cref="IBackend.CopyRows"/>: false when empty.</summary>
+    public static bool CopyRows(DevicePtr src, long srcStride, DevicePtr dst, long dstStride, int rows, int rowLength, float alpha, bool accumulate)
     {
         const string op = nameof(IBackend.CopyRows);
         NonNegative(rows, nameof(rows), op); NonNegative(rowLength, nameof(rowLength), op);
-        if (rows == 0 || rowLength == 0) return;
+        if (rows == 0 || rowLength == 0) return false;
         if (srcStride < rowLength && rows > 1)
             throw new ArgumentOutOfRangeException(nameof(srcStride), srcStride, $"{op}: srcStride {srcStride} is shorter than rowLength {rowLength}.");
         if (dstStride < rowLength && rows > 1)
             throw new ArgumentOutOfRangeException(nameof(dstStride), dstStride, $"{op}: dstStride {dstStride} is shorter than rowLength {rowLength}.");
         NotNull(src, nameof(src), op); NotNull(dst, nameof(dst), op);
+        return true;
     }
 
     /// <summary>Arguments of <see cref="IBackend.JpmGather"/>.</summary>
@@ -192,24 +273,41 @@ internal static class BackendChecks
         NotNull(logits, nameof(logits), op); NotNull(labels, nameof(labels), op); NotNull(loss, nameof(loss), op); NotNull(dlogits, nameof(dlogits), op);
     }
 
-    /// <summary>Arguments of <see cref="IBackend.SgdStep"/>.</summary>
-    public static void SgdStep(DevicePtr param, DevicePtr grad, DevicePtr momentumBuffer, long n, float lr, float momentum, float weightDecay, bool firstStep)
+    /// <summary>Arguments of <see cref="IBackend.Triplet"/> (labels live in backend memory and are not read).</summary>
+    public static void Triplet(DevicePtr x, DevicePtr labels, DevicePtr loss, DevicePtr dx, DevicePtr scratch, int rows, int dim, float margin, bool normalize, float gradScale, bool accumulateDx)
+    {
+        const string op = nameof(IBackend.Triplet);
+        Positive(rows, nameof(rows), op); Positive(dim, nameof(dim), op);
+        NotNull(x, nameof(x), op); NotNull(labels, nameof(labels), op); NotNull(loss, nameof(loss), op); NotNull(dx, nameof(dx), op);
+        NotNull(scratch, nameof(scratch), op);
+    }
+
+    /// <summary>Arguments of <see cref="IBackend.SgdStep"/>: false when empty.</summary>
+    public static bool SgdStep(DevicePtr param, DevicePtr grad, DevicePtr momentumBuffer, long n, float lr, float momentum, float weightDecay, bool firstStep)
     {
         const string op = nameof(IBackend.SgdStep);
         NonNegative(n, nameof(n), op);
-        if (n == 0) return;
+        if (n == 0) return false;
         NotNull(param, nameof(param), op); NotNull(grad, nameof(grad), op);
         if (momentum != 0) NotNull(momentumBuffer, nameof(momentumBuffer), op);
+        return true;
     }
 
-    /// <summary>Arguments of <see cref="IBackend.AdamWStep"/>.</summary>
-    public static void AdamWStep(DevicePtr param, DevicePtr grad, DevicePtr m, DevicePtr v, long n, float lr, float beta1, float beta2, float eps, float weightDecay, int step)
+    /// <summary>Arguments of <see cref="IBackend.AdamWStep"/>: false when empty.</summary>
+    public static bool AdamWStep(DevicePtr param, DevicePtr grad, DevicePtr m, DevicePtr v, long n, float lr, float beta1, float beta2, float eps, float weightDecay, int step)
     {
         const string op = nameof(IBackend.AdamWStep);
         NonNegative(n, nameof(n), op);
         if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), step, $"{op}: step starts at 1.");
-        if (n == 0) return;
+        if (n == 0) return false;
         NotNull(param, nameof(param), op); NotNull(grad, nameof(grad), op); NotNull(m, nameof(m), op); NotNull(v, nameof(v), op);
+        return true;
+    }
+
+    private static void CheckTokens(string op, int batch, int tokens, int dim)
+    {
+        Positive(batch, nameof(batch), op); Positive(dim, nameof(dim), op);
+        if (tokens < 2) throw new ArgumentOutOfRangeException(nameof(tokens), tokens, $"{op}: tokens (N + 1) must be at least 2.");
     }
 
     private static void CheckJpm(string op, int batch, int patchCount, int dim, int partCount, int partLength, int groups, bool rearrange)

@@ -3,6 +3,7 @@ using System.Linq;
 using TransReID.Runtime;
 using TransReID.Runtime.Cpu;
 using TransReID.Shapes;
+using TransReID.TestShared;
 
 namespace TransReID.Cuda.Tests;
 
@@ -50,6 +51,22 @@ public abstract class BackendMatchTests(BackendPairFixture pair)
     protected BackendPairFixture Pair { get; } = pair;
 
     protected Twin NewTwin() => new(Pair.Reference, Pair.Candidate);
+
+    /// <summary>The bad-argument table shared with TransReID.Runtime.Tests (tests/Shared/BackendArgumentCases.cs).</summary>
+    public static TheoryData<string> ArgumentCases => [.. BackendArgumentCases.Names];
+
+    [Theory]
+    [MemberData(nameof(ArgumentCases))]
+    public void Both_backends_reject_a_bad_argument_with_the_same_exception_and_message(string name)
+    {
+        BackendArgumentCase c = BackendArgumentCases.Get(name);
+        IBackend candidate = Pair.Candidate;
+        Exception expected = BackendArgumentCases.Reject(Pair.Reference, c);
+        Exception actual = BackendArgumentCases.Reject(candidate, c);
+        Assert.Equal(WithoutAddresses(expected.Message), WithoutAddresses(actual.Message)); // the same words, other buffers
+    }
+
+    private static string WithoutAddresses(string message) => System.Text.RegularExpressions.Regex.Replace(message, "0x[0-9a-fA-F]+", "0x...");
 
     [Fact]
     public void Upload_download_zero_and_copy_round_trip()

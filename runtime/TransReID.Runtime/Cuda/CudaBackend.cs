@@ -6,7 +6,6 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using TransReID.Runtime.Interop;
 using TransReID.Shapes;
-using static TransReID.Runtime.BackendChecks;
 
 namespace TransReID.Runtime.Cuda;
 
@@ -14,11 +13,11 @@ namespace TransReID.Runtime.Cuda;
 /// The CUDA backend: the device's primary context, one non-blocking stream on which every call is queued in order,
 /// cuBLAS (fp32, CUBLAS_DEFAULT_MATH: no TF32 unless <c>allowTf32</c>) for every GEMM, and our own NVRTC-compiled
 /// kernels (<c>Kernels/*.cu</c>, CUBIN for the device's <c>sm_XY</c>, cached on disk) for everything else. Arguments
-/// are checked as <see cref="Cpu.CpuBackend"/> checks them, except values that live on the device (labels, SIE
-/// indices), which cannot be read without a synchronisation. Not thread-safe: one thread at a time (any thread; the
+/// are checked by <see cref="BackendBase"/>, as on every backend (values that live on the device, labels and SIE
+/// indices, are not read). Not thread-safe: one thread at a time (any thread; the
 /// context is made current on entry).
 /// </summary>
-public sealed class CudaBackend : IBackend, IKernelSpecializer
+public sealed class CudaBackend : BackendBase, IKernelSpecializer
 {
     private const int RowsPerChunk = 256;
     private const int MaxTripletRows = 2048;
@@ -97,7 +96,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     }
 
     /// <inheritdoc/>
-    public string Name { get; }
+    public override string Name { get; }
 
     /// <summary>The device ordinal.</summary>
     public int Ordinal { get; }
@@ -164,10 +163,8 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     // ---- memory -------------------------------------------------------------------------------------------
 
     /// <inheritdoc/>
-    public unsafe DeviceBuffer Allocate(long elements)
+    protected override unsafe DeviceBuffer AllocateCore(long elements)
     {
-        if (elements < 0) throw new ArgumentOutOfRangeException(nameof(elements), elements, "Cannot allocate a negative number of elements.");
-        Enter();
         long bytes = Math.Max(checked(elements * 4), 256);
         ulong p;
         int r = CudaDriver.cuMemAlloc_v2(&p, (nuint)bytes);
@@ -192,16 +189,13 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     }
 
     /// <inheritdoc/>
-    public void Upload(ReadOnlySpan<float> source, DevicePtr destination) => UploadBytes(MemoryMarshal.AsBytes(source), destination);
+    protected override void UploadCore(ReadOnlySpan<float> source, DevicePtr destination) => UploadBytes(MemoryMarshal.AsBytes(source), destination);
 
     /// <inheritdoc/>
-    public void Upload(ReadOnlySpan<int> source, DevicePtr destination) => UploadBytes(MemoryMarshal.AsBytes(source), destination);
+    protected override void UploadCore(ReadOnlySpan<int> source, DevicePtr destination) => UploadBytes(MemoryMarshal.AsBytes(source), destination);
 
     private unsafe void UploadBytes(ReadOnlySpan<byte> source, DevicePtr destination)
     {
-        if (source.IsEmpty) return;
-        NotNull(destination, nameof(destination), nameof(Upload));
-        Enter();
         fixed (byte* p = source)
         {
             // From pageable memory the driver stages the bytes before returning, so the span may change afterwards.
@@ -210,11 +204,8 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     }
 
     /// <inheritdoc/>
-    public unsafe void Download(DevicePtr source, Span<float> destination)
+    protected override unsafe void DownloadCore(DevicePtr source, Span<float> destination)
     {
-        if (destination.IsEmpty) return;
-        NotNull(source, nameof(source), nameof(Download));
-        Enter();
         fixed (float* p = destination)
         {
             CudaDriver.Check(CudaDriver.cuMemcpyDtoHAsync_v2(p, (ulong)source.Address, (nuint)((long)destination.Length * 4), _s), "cuMemcpyDtoHAsync_v2");
@@ -222,47 +213,17 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
         }
     }
 
-    /// <summary>Copies device ints to the host (labels, indices), waiting for the copy.</summary>
-    public unsafe void Download(DevicePtr source, Span<int> destination)
-    {
-        if (destination.IsEmpty) return;
-        NotNull(source, nameof(source), nameof(Download));
-        Enter();
-        fixed (int* p = destination)
-        {
-            CudaDriver.Check(CudaDriver.cuMemcpyDtoHAsync_v2(p, (ulong)source.Address, (nuint)((long)destination.Length * 4), _s), "cuMemcpyDtoHAsync_v2");
-            _launch.Synchronize();
-        }
-    }
-
     /// <inheritdoc/>
-    public void Zero(DevicePtr destination, long elements)
-    {
-        NonNegative(elements, nameof(elements), nameof(Zero));
-        if (elements == 0) return;
-        NotNull(destination, nameof(destination), nameof(Zero));
-        Enter();
+    protected override void ZeroCore(DevicePtr destination, long elements) =>
         CudaDriver.Check(CudaDriver.cuMemsetD32Async((ulong)destination.Address, 0, (nuint)elements, _s), "cuMemsetD32Async");
-    }
 
     /// <inheritdoc/>
-    public void Copy(DevicePtr source, DevicePtr destination, long elements)
-    {
-        NonNegative(elements, nameof(elements), nameof(Copy));
-        if (elements == 0) return;
-        NotNull(source, nameof(source), nameof(Copy));
-        NotNull(destination, nameof(destination), nameof(Copy));
-        Enter();
+    protected override void CopyCore(DevicePtr source, DevicePtr destination, long elements) =>
         CudaDriver.Check(CudaDriver.cuMemcpyDtoDAsync_v2((ulong)destination.Address, (ulong)source.Address, (nuint)(elements * 4), _s),
             "cuMemcpyDtoDAsync_v2");
-    }
 
     /// <inheritdoc/>
-    public void Synchronize()
-    {
-        Enter();
-        _launch.Synchronize();
-    }
+    protected override void SynchronizeCore() => _launch.Synchronize();
 
     /// <summary>
     /// Runs <paramref name="work"/> between two events on the stream and returns the GPU time between them in
@@ -304,14 +265,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     // ---- dense layers -------------------------------------------------------------------------------------
 
     /// <inheritdoc/>
-    public void Linear(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int m, int k, int n)
-    {
-        BackendChecks.Linear(x, w, b, y, m, k, n);
-        Enter();
-        LinearCore(x, w, b, y, m, k, n);
-    }
-
-    private void LinearCore(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int m, int k, int n)
+    protected override void LinearCore(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int m, int k, int n)
     {
         float beta = 0f;
         if (!b.IsNull)
@@ -324,10 +278,8 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     }
 
     /// <inheritdoc/>
-    public void LinearBackward(DevicePtr dy, DevicePtr x, DevicePtr w, DevicePtr dx, DevicePtr dw, DevicePtr db, int m, int k, int n, bool accumulateDx)
+    protected override void LinearBackwardCore(DevicePtr dy, DevicePtr x, DevicePtr w, DevicePtr dx, DevicePtr dw, DevicePtr db, int m, int k, int n, bool accumulateDx)
     {
-        BackendChecks.LinearBackward(dy, x, w, dx, dw, db, m, k, n, accumulateDx);
-        Enter();
         if (!dx.IsNull) Gemm(false, false, m, k, n, 1f, dy, n, w, k, accumulateDx ? 1f : 0f, dx, k);
         if (!dw.IsNull) Gemm(true, false, n, k, m, 1f, dy, n, x, k, 1f, dw, k);
         if (!db.IsNull) BiasGrad(dy, db, m, n);
@@ -352,11 +304,9 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     // ---- patch embedding ----------------------------------------------------------------------------------
 
     /// <inheritdoc/>
-    public void PatchEmbed(DevicePtr images, DevicePtr cols, DevicePtr w, DevicePtr b, DevicePtr y,
+    protected override void PatchEmbedCore(DevicePtr images, DevicePtr cols, DevicePtr w, DevicePtr b, DevicePtr y,
         int batch, int channels, int height, int width, int patch, int strideY, int strideX, int gridY, int gridX, int dim)
     {
-        BackendChecks.PatchEmbed(images, cols, w, b, y, batch, channels, height, width, patch, strideY, strideX, gridY, gridX, dim);
-        Enter();
         long rows = (long)batch * gridY * gridX;
         int colsPerRow = checked(channels * patch * patch);
         Run(Kernel.Im2Col, Launch.GridFor(rows * colsPerRow), Launch.Block,
@@ -368,44 +318,27 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     }
 
     /// <inheritdoc/>
-    public void PatchEmbedBackward(DevicePtr dy, DevicePtr cols, DevicePtr dw, DevicePtr db, int rows, int colsPerRow, int dim)
+    protected override void PatchEmbedBackwardCore(DevicePtr dy, DevicePtr cols, DevicePtr dw, DevicePtr db, int rows, int colsPerRow, int dim)
     {
-        BackendChecks.PatchEmbedBackward(dy, cols, dw, db, rows, colsPerRow, dim);
-        Enter();
         Gemm(true, false, dim, colsPerRow, rows, 1f, dy, dim, cols, colsPerRow, 1f, dw, colsPerRow);
         if (!db.IsNull) BiasGrad(dy, db, rows, dim);
     }
 
     /// <inheritdoc/>
-    public void TokenEmbed(DevicePtr patches, DevicePtr cls, DevicePtr pos, DevicePtr sie, DevicePtr sieIndex, float coef,
+    protected override void TokenEmbedCore(DevicePtr patches, DevicePtr cls, DevicePtr pos, DevicePtr sie, DevicePtr sieIndex, float coef,
         DevicePtr x, int batch, int tokens, int dim)
     {
-        const string op = nameof(TokenEmbed);
-        Positive(batch, nameof(batch), op); Positive(dim, nameof(dim), op);
-        if (tokens < 2) throw new ArgumentOutOfRangeException(nameof(tokens), tokens, $"{op}: tokens (N + 1) must be at least 2.");
-        NotNull(patches, nameof(patches), op); NotNull(cls, nameof(cls), op); NotNull(pos, nameof(pos), op); NotNull(x, nameof(x), op);
-        if (!sie.IsNull) NotNull(sieIndex, nameof(sieIndex), op);
-        long xBytes = (long)batch * tokens * dim * 4, pBytes = (long)batch * (tokens - 1) * dim * 4;
-        if (patches.Address < x.Address + xBytes && x.Address < patches.Address + pBytes)
-            throw new ArgumentException($"{op}: patches ({patches}) and x ({x}) overlap; the token embedding is not in place.");
-        Enter();
         Run(Kernel.TokenEmbedForward, Launch.GridFor((long)batch * tokens * dim), Launch.Block,
         [
-            Launch.P(patches), Launch.P(cls), Launch.P(pos), Launch.P(sie), Launch.P(sie.IsNull ? DevicePtr.Null : sieIndex), Launch.F(coef),
+            Launch.P(patches), Launch.P(cls), Launch.P(pos), Launch.P(sie), Launch.P(sieIndex), Launch.F(coef),
             Launch.P(x), Launch.I(batch), Launch.I(tokens), Launch.I(dim),
         ]);
     }
 
     /// <inheritdoc/>
-    public void TokenEmbedBackward(DevicePtr dx, DevicePtr dpatches, DevicePtr dcls, DevicePtr dpos, DevicePtr dsie, DevicePtr sieIndex,
+    protected override void TokenEmbedBackwardCore(DevicePtr dx, DevicePtr dpatches, DevicePtr dcls, DevicePtr dpos, DevicePtr dsie, DevicePtr sieIndex,
         float coef, int batch, int tokens, int dim)
     {
-        const string op = nameof(TokenEmbedBackward);
-        Positive(batch, nameof(batch), op); Positive(dim, nameof(dim), op);
-        if (tokens < 2) throw new ArgumentOutOfRangeException(nameof(tokens), tokens, $"{op}: tokens (N + 1) must be at least 2.");
-        NotNull(dx, nameof(dx), op);
-        if (!dsie.IsNull) NotNull(sieIndex, nameof(sieIndex), op);
-        Enter();
         if (!dpatches.IsNull)
         {
             Run(Kernel.TokenEmbedPatchGrad, Launch.GridFor((long)batch * (tokens - 1) * dim), Launch.Block,
@@ -431,10 +364,8 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     // ---- normalisation ------------------------------------------------------------------------------------
 
     /// <inheritdoc/>
-    public void LayerNorm(DevicePtr x, DevicePtr gamma, DevicePtr beta, DevicePtr y, DevicePtr mean, DevicePtr rstd, int rows, int dim, float eps)
+    protected override void LayerNormCore(DevicePtr x, DevicePtr gamma, DevicePtr beta, DevicePtr y, DevicePtr mean, DevicePtr rstd, int rows, int dim, float eps)
     {
-        BackendChecks.LayerNorm(x, gamma, beta, y, mean, rstd, rows, dim, eps);
-        Enter();
         Run(Kernel.LayerNormForward, Launch.CeilDiv(rows, 8), Launch.Block,
         [
             Launch.P(x), Launch.P(gamma), Launch.P(beta), Launch.P(y), Launch.P(mean), Launch.P(rstd), Launch.L(rows), Launch.I(dim), Launch.F(eps),
@@ -442,11 +373,9 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     }
 
     /// <inheritdoc/>
-    public void LayerNormBackward(DevicePtr dy, DevicePtr x, DevicePtr gamma, DevicePtr mean, DevicePtr rstd, DevicePtr dx,
+    protected override void LayerNormBackwardCore(DevicePtr dy, DevicePtr x, DevicePtr gamma, DevicePtr mean, DevicePtr rstd, DevicePtr dx,
         DevicePtr dgamma, DevicePtr dbeta, int rows, int dim, bool accumulateDx)
     {
-        BackendChecks.LayerNormBackward(dy, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, dim, accumulateDx);
-        Enter();
         if (!dgamma.IsNull || !dbeta.IsNull)
         {
             // Parameter gradients first: dx may alias dy.
@@ -472,11 +401,9 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     }
 
     /// <inheritdoc/>
-    public void BatchNormTrain(DevicePtr x, DevicePtr gamma, DevicePtr beta, DevicePtr y, DevicePtr mean, DevicePtr rstd,
+    protected override void BatchNormTrainCore(DevicePtr x, DevicePtr gamma, DevicePtr beta, DevicePtr y, DevicePtr mean, DevicePtr rstd,
         DevicePtr runningMean, DevicePtr runningVar, int rows, int channels, float eps, float momentum)
     {
-        BackendChecks.BatchNormTrain(x, gamma, beta, y, mean, rstd, runningMean, runningVar, rows, channels, eps, momentum);
-        Enter();
         Run(Kernel.BatchNormTrain, Launch.CeilDiv(channels, 32), 1, 32, 8, 0,
         [
             Launch.P(x), Launch.P(gamma), Launch.P(beta), Launch.P(y), Launch.P(mean), Launch.P(rstd), Launch.P(runningMean),
@@ -485,11 +412,9 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     }
 
     /// <inheritdoc/>
-    public void BatchNormEval(DevicePtr x, DevicePtr gamma, DevicePtr beta, DevicePtr runningMean, DevicePtr runningVar, DevicePtr y,
+    protected override void BatchNormEvalCore(DevicePtr x, DevicePtr gamma, DevicePtr beta, DevicePtr runningMean, DevicePtr runningVar, DevicePtr y,
         int rows, int channels, float eps)
     {
-        BackendChecks.BatchNormEval(x, gamma, beta, runningMean, runningVar, y, rows, channels, eps);
-        Enter();
         Run(Kernel.BatchNormEval, Launch.GridFor((long)rows * channels), Launch.Block,
         [
             Launch.P(x), Launch.P(gamma), Launch.P(beta), Launch.P(runningMean), Launch.P(runningVar), Launch.P(y), Launch.I(rows),
@@ -498,11 +423,9 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     }
 
     /// <inheritdoc/>
-    public void BatchNormEvalBackward(DevicePtr dy, DevicePtr x, DevicePtr gamma, DevicePtr runningMean, DevicePtr runningVar, DevicePtr dx,
+    protected override void BatchNormEvalBackwardCore(DevicePtr dy, DevicePtr x, DevicePtr gamma, DevicePtr runningMean, DevicePtr runningVar, DevicePtr dx,
         DevicePtr dgamma, DevicePtr dbeta, int rows, int channels, float eps, bool accumulateDx)
     {
-        BackendChecks.BatchNormEvalBackward(dy, x, gamma, runningMean, runningVar, dx, dgamma, dbeta, rows, channels, eps, accumulateDx);
-        Enter();
         Run(Kernel.BatchNormEvalBackward, Launch.CeilDiv(channels, 128), 1, 128, 1, 0,
         [
             Launch.P(dy), Launch.P(x), Launch.P(gamma), Launch.P(runningMean), Launch.P(runningVar), Launch.P(dx), Launch.P(dgamma),
@@ -511,11 +434,9 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     }
 
     /// <inheritdoc/>
-    public void BatchNormBackward(DevicePtr dy, DevicePtr x, DevicePtr gamma, DevicePtr mean, DevicePtr rstd, DevicePtr dx,
+    protected override void BatchNormBackwardCore(DevicePtr dy, DevicePtr x, DevicePtr gamma, DevicePtr mean, DevicePtr rstd, DevicePtr dx,
         DevicePtr dgamma, DevicePtr dbeta, int rows, int channels, bool accumulateDx)
     {
-        BackendChecks.BatchNormBackward(dy, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, channels, accumulateDx);
-        Enter();
         Run(Kernel.BatchNormBackward, Launch.CeilDiv(channels, 32), 1, 32, 8, 0,
         [
             Launch.P(dy), Launch.P(x), Launch.P(gamma), Launch.P(mean), Launch.P(rstd), Launch.P(dx), Launch.P(dgamma), Launch.P(dbeta),
@@ -545,7 +466,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
             {
                 Blas.GemmStridedBatched(_h, transA, transB, m, n, k, alpha, a.Base + s * a.SampleStride, lda, a.HeadStride,
                     b.Base + s * b.SampleStride, ldb, b.HeadStride, beta, c.Base + s * c.SampleStride, ldc, c.HeadStride, heads);
-                _launch.Library("cublasSgemmStridedBatched", op);
+                _launch.Library("cublasSgemmStridedBatched", OpName(op));
             }
         }
         else
@@ -554,16 +475,14 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
             {
                 Blas.GemmStridedBatched(_h, transA, transB, m, n, k, alpha, a.Base + h * a.HeadStride, lda, a.SampleStride,
                     b.Base + h * b.HeadStride, ldb, b.SampleStride, beta, c.Base + h * c.HeadStride, ldc, c.SampleStride, batch);
-                _launch.Library("cublasSgemmStridedBatched", op);
+                _launch.Library("cublasSgemmStridedBatched", OpName(op));
             }
         }
     }
 
     /// <inheritdoc/>
-    public void Attention(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale)
+    protected override void AttentionCore(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale)
     {
-        BackendChecks.Attention(qkv, probs, y, batch, tokens, heads, headDim, scale);
-        Enter();
         int t = tokens, dh = headDim, d = checked(heads * headDim), ld = checked(3 * d);
         long tt = (long)t * t;
         var q = new HeadOperand(qkv, (long)t * ld, dh);
@@ -578,11 +497,9 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     }
 
     /// <inheritdoc/>
-    public void AttentionBackward(DevicePtr dy, DevicePtr qkv, DevicePtr probs, DevicePtr dqkv, DevicePtr scratch,
+    protected override void AttentionBackwardCore(DevicePtr dy, DevicePtr qkv, DevicePtr probs, DevicePtr dqkv, DevicePtr scratch,
         int batch, int tokens, int heads, int headDim, float scale)
     {
-        BackendChecks.AttentionBackward(dy, qkv, probs, dqkv, scratch, batch, tokens, heads, headDim, scale);
-        Enter();
         int t = tokens, dh = headDim, d = checked(heads * headDim), ld = checked(3 * d);
         long tt = (long)t * t;
         var q = new HeadOperand(qkv, (long)t * ld, dh);
@@ -603,51 +520,37 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     }
 
     /// <inheritdoc/>
-    public void Gelu(DevicePtr x, DevicePtr y, long n)
+    protected override void GeluCore(DevicePtr x, DevicePtr y, long n)
     {
-        NonNegative(n, nameof(n), nameof(Gelu));
-        if (n == 0) return;
-        NotNull(x, nameof(x), nameof(Gelu)); NotNull(y, nameof(y), nameof(Gelu));
-        Enter();
         Run(Kernel.GeluForward, Launch.GridFor(n), Launch.Block, [Launch.P(x), Launch.P(y), Launch.L(n)]);
     }
 
     /// <inheritdoc/>
-    public void GeluBackward(DevicePtr dy, DevicePtr x, DevicePtr dx, long n)
+    protected override void GeluBackwardCore(DevicePtr dy, DevicePtr x, DevicePtr dx, long n)
     {
-        BackendChecks.GeluBackward(dy, x, dx, n);
-        Enter();
         Run(Kernel.GeluBackward, Launch.GridFor(n), Launch.Block, [Launch.P(dy), Launch.P(x), Launch.P(dx), Launch.L(n)]);
     }
 
     // ---- elementwise and data movement --------------------------------------------------------------------
 
     /// <inheritdoc/>
-    public void Residual(DevicePtr x, DevicePtr branch, DevicePtr scale, DevicePtr y, int batch, long rowLength)
+    protected override void ResidualCore(DevicePtr x, DevicePtr branch, DevicePtr scale, DevicePtr y, int batch, long rowLength)
     {
-        BackendChecks.Residual(x, branch, scale, y, batch, rowLength);
-        Enter();
         Run(Kernel.Residual, Launch.GridFor(batch * rowLength), Launch.Block,
             [Launch.P(x), Launch.P(branch), Launch.P(scale), Launch.P(y), Launch.I(batch), Launch.L(rowLength)]);
     }
 
     /// <inheritdoc/>
-    public void ScaleRows(DevicePtr src, DevicePtr scale, DevicePtr dst, int batch, long rowLength)
+    protected override void ScaleRowsCore(DevicePtr src, DevicePtr scale, DevicePtr dst, int batch, long rowLength)
     {
-        const string op = nameof(ScaleRows);
-        Positive(batch, nameof(batch), op); Positive(rowLength, nameof(rowLength), op);
-        NotNull(src, nameof(src), op); NotNull(dst, nameof(dst), op);
         if (scale.IsNull && src == dst) return;
-        Enter();
         Run(Kernel.ScaleRows, Launch.GridFor(batch * rowLength), Launch.Block,
             [Launch.P(src), Launch.P(scale), Launch.P(dst), Launch.I(batch), Launch.L(rowLength)]);
     }
 
     /// <inheritdoc/>
-    public void CopyRows(DevicePtr src, long srcStride, DevicePtr dst, long dstStride, int rows, int rowLength, float alpha, bool accumulate)
+    protected override void CopyRowsCore(DevicePtr src, long srcStride, DevicePtr dst, long dstStride, int rows, int rowLength, float alpha, bool accumulate)
     {
-        BackendChecks.CopyRows(src, srcStride, dst, dstStride, rows, rowLength, alpha, accumulate);
-        Enter();
         Run(Kernel.CopyRows, Launch.GridFor((long)rows * rowLength), Launch.Block,
         [
             Launch.P(src), Launch.L(srcStride), Launch.P(dst), Launch.L(dstStride), Launch.I(rows), Launch.I(rowLength), Launch.F(alpha),
@@ -656,11 +559,9 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     }
 
     /// <inheritdoc/>
-    public void JpmGather(DevicePtr x, DevicePtr parts, int batch, int patchCount, int dim, int partCount, int partLength,
+    protected override void JpmGatherCore(DevicePtr x, DevicePtr parts, int batch, int patchCount, int dim, int partCount, int partLength,
         int shift, int groups, bool rearrange)
     {
-        BackendChecks.JpmGather(x, parts, batch, patchCount, dim, partCount, partLength, shift, groups, rearrange);
-        Enter();
         Run(Kernel.JpmGather, Launch.GridFor((long)partCount * batch * (partLength + 1) * dim), Launch.Block,
         [
             Launch.P(x), Launch.P(parts), Launch.I(batch), Launch.I(patchCount), Launch.I(dim), Launch.I(partCount), Launch.I(partLength),
@@ -669,11 +570,9 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     }
 
     /// <inheritdoc/>
-    public void JpmGatherBackward(DevicePtr dparts, DevicePtr dx, int batch, int patchCount, int dim, int partCount, int partLength,
+    protected override void JpmGatherBackwardCore(DevicePtr dparts, DevicePtr dx, int batch, int patchCount, int dim, int partCount, int partLength,
         int shift, int groups, bool rearrange)
     {
-        BackendChecks.JpmGatherBackward(dparts, dx, batch, patchCount, dim, partCount, partLength, shift, groups, rearrange);
-        Enter();
         Run(Kernel.JpmGatherBackward, Launch.GridFor((long)batch * dim), Launch.Block,
         [
             Launch.P(dparts), Launch.P(dx), Launch.I(batch), Launch.I(patchCount), Launch.I(dim), Launch.I(partCount), Launch.I(partLength),
@@ -685,11 +584,9 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
 
     /// <inheritdoc/>
     /// <remarks>Labels live on the device and are not range-checked: a label outside [0, classes) gives NaN.</remarks>
-    public void CrossEntropy(DevicePtr logits, DevicePtr labels, DevicePtr loss, DevicePtr dlogits, int rows, int classes,
+    protected override void CrossEntropyCore(DevicePtr logits, DevicePtr labels, DevicePtr loss, DevicePtr dlogits, int rows, int classes,
         float smoothing, float gradScale)
     {
-        BackendChecks.CrossEntropy(logits, labels, loss, dlogits, rows, classes, smoothing, gradScale);
-        Enter();
         Run(Kernel.CrossEntropy, 1, 1024,
         [
             Launch.P(logits), Launch.P(labels), Launch.P(loss), Launch.P(dlogits), Launch.I(rows), Launch.I(classes), Launch.F(smoothing),
@@ -702,16 +599,15 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     /// Labels live on the device and are not checked: an anchor with no other label in the batch adds 0 to the loss
     /// and no gradient (the CPU backend throws). At most 2048 rows.
     /// </remarks>
-    public void Triplet(DevicePtr x, DevicePtr labels, DevicePtr loss, DevicePtr dx, DevicePtr scratch, int rows, int dim,
+    protected override void TripletCore(DevicePtr x, DevicePtr labels, DevicePtr loss, DevicePtr dx, DevicePtr scratch, int rows, int dim,
         float margin, bool normalize, float gradScale, bool accumulateDx)
     {
-        const string op = nameof(Triplet);
-        Positive(rows, nameof(rows), op); Positive(dim, nameof(dim), op);
         if (rows > MaxTripletRows)
-            throw new ArgumentOutOfRangeException(nameof(rows), rows, $"{op}: the CUDA triplet loss handles at most {MaxTripletRows} rows per call.");
-        NotNull(x, nameof(x), op); NotNull(labels, nameof(labels), op); NotNull(loss, nameof(loss), op); NotNull(dx, nameof(dx), op);
-        NotNull(scratch, nameof(scratch), op);
-        Enter();
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), rows,
+                $"{nameof(Triplet)}: the CUDA triplet loss handles at most {MaxTripletRows} rows per call.");
+        }
+
         long nn = (long)rows * rows;
         DevicePtr work = scratch + nn;
         Gemm(false, true, rows, rows, dim, 1f, x, dim, x, dim, 0f, scratch, rows);   // Gram matrix
@@ -730,23 +626,19 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     // ---- optimiser ----------------------------------------------------------------------------------------
 
     /// <inheritdoc/>
-    public void SgdStep(DevicePtr param, DevicePtr grad, DevicePtr momentumBuffer, long n, float lr, float momentum, float weightDecay, bool firstStep)
+    protected override void SgdStepCore(DevicePtr param, DevicePtr grad, DevicePtr momentumBuffer, long n, float lr, float momentum, float weightDecay, bool firstStep)
     {
-        BackendChecks.SgdStep(param, grad, momentumBuffer, n, lr, momentum, weightDecay, firstStep);
-        Enter();
         Run(Kernel.SgdStep, Launch.GridFor(n), Launch.Block,
         [
-            Launch.P(param), Launch.P(grad), Launch.P(momentum == 0 ? DevicePtr.Null : momentumBuffer), Launch.L(n), Launch.F(lr),
+            Launch.P(param), Launch.P(grad), Launch.P(momentumBuffer), Launch.L(n), Launch.F(lr),
             Launch.F(momentum), Launch.F(weightDecay), Launch.B(firstStep),
         ]);
     }
 
     /// <inheritdoc/>
-    public void AdamWStep(DevicePtr param, DevicePtr grad, DevicePtr m, DevicePtr v, long n, float lr, float beta1, float beta2,
+    protected override void AdamWStepCore(DevicePtr param, DevicePtr grad, DevicePtr m, DevicePtr v, long n, float lr, float beta1, float beta2,
         float eps, float weightDecay, int step)
     {
-        BackendChecks.AdamWStep(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step);
-        Enter();
         // Scalars in double, as Python computes them, then rounded to float (same as the CPU backend).
         double bc1 = 1 - Math.Pow(beta1, step), bc2 = 1 - Math.Pow(beta2, step);
         float decay = (float)(1 - (double)lr * weightDecay), stepSize = (float)(lr / bc1), bc2Sqrt = (float)Math.Sqrt(bc2);
@@ -764,7 +656,7 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     /// the stream and this backend's reference on the context. Buffers still alive keep the context until they are
     /// disposed. Idempotent.
     /// </summary>
-    public void Dispose()
+    protected override void Dispose(bool disposing)
     {
         if (_disposed) return;
         _disposed = true;
@@ -779,7 +671,8 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
 
     // ---- helpers ------------------------------------------------------------------------------------------
 
-    private void Enter()
+    /// <summary>Throws once disposed; makes the context current on this thread.</summary>
+    protected override void Enter()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _context.MakeCurrent();
@@ -812,15 +705,18 @@ public sealed class CudaBackend : IBackend, IKernelSpecializer
     {
         if (gridX == 0 || gridY == 0) return; // an empty tensor: nothing to launch (and no module to load)
         _launch.Kernel(_kernels[kernel], CudaKernels.NameOf(kernel), CudaKernels.MaxThreadsOf(kernel), gridX, gridY, blockX, blockY,
-            sharedBytes, args, op);
+            sharedBytes, args, OpName(op));
     }
+
+    /// <summary>The op a launch belongs to, for fault reports: the IBackend name of the core it is made from.</summary>
+    private static string OpName(string member) => member.EndsWith("Core", StringComparison.Ordinal) ? member[..^4] : member;
 
     /// <summary>A row-major GEMM on cuBLAS (<see cref="Blas.Gemm"/>), recorded for fault reports.</summary>
     private void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, DevicePtr a, int lda, DevicePtr b, int ldb, float beta,
         DevicePtr c, int ldc, [CallerMemberName] string op = "")
     {
         Blas.Gemm(_h, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        _launch.Library("cublasSgemm_v2", op);
+        _launch.Library("cublasSgemm_v2", OpName(op));
     }
 
     private static unsafe string QueryName(int device)
