@@ -33,7 +33,9 @@ public sealed class CudaMatchesCpuTests(CudaPairFixture pair) : BackendMatchTest
         try
         {
             Assert.Equal("vit-test", cuda.SpecializedFor);
-            Assert.Contains("-DTOKENS=41", cuda.Kernels.Options);
+            Assert.Equal(["-DTOKENS=41"], cuda.Kernels.OptionsFor("attention.cu").Where(o => o.StartsWith("-D", StringComparison.Ordinal)));
+            Assert.Equal(["-DDIM=768"], cuda.Kernels.OptionsFor("layernorm.cu").Where(o => o.StartsWith("-D", StringComparison.Ordinal)));
+            Assert.DoesNotContain(cuda.Kernels.OptionsFor("gelu.cu"), o => o.StartsWith("-D", StringComparison.Ordinal));
             LayerNorm_forward(19, 768, false);   // specialised width
             LayerNorm_forward(19, 96, false);    // generic path in the specialised module
             LayerNorm_backward(300, 768, true);
@@ -45,7 +47,7 @@ public sealed class CudaMatchesCpuTests(CudaPairFixture pair) : BackendMatchTest
             cuda.Specialize("generic", []);
         }
 
-        Assert.DoesNotContain(cuda.Kernels.Options, o => o.StartsWith("-D", StringComparison.Ordinal));
+        Assert.All(KernelSources.KernelFiles, f => Assert.DoesNotContain(cuda.Kernels.OptionsFor(f), o => o.StartsWith("-D", StringComparison.Ordinal)));
     }
 
     [Fact]

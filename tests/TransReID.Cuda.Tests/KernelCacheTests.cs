@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using TransReID.Runtime.Cuda;
@@ -61,6 +62,41 @@ public sealed class KernelCacheTests : IDisposable
         Assert.Equal(2, compiler.CompileCount);
         Assert.Equal(good.Data, again.Data);
         Assert.True(compiler.Compile("optimizer.cu", "sm_90", true, options).FromCache); // rewritten valid
+    }
+
+    /// <summary>The 15 constants the generated code passes to IKernelSpecializer.Specialize, for one model.</summary>
+    private static KeyValuePair<string, long>[] ModelConstants(long classes, long dim = 768) =>
+    [
+        new("TOKENS", 211), new("PATCHES", 210), new("DIM", dim), new("HEADS", 12), new("HEAD_DIM", dim / 12), new("MLP_HIDDEN", 4 * dim),
+        new("PARTS", 4), new("PART_TOKENS", 53), new("CLASSES", classes), new("FEATURE_DIM", 5 * dim), new("GRID_Y", 21), new("GRID_X", 10),
+        new("PATCH", 16), new("STRIDE_Y", 12), new("STRIDE_X", 12),
+    ];
+
+    private static string KeyOf(string file, IReadOnlyList<KeyValuePair<string, long>> constants) =>
+        KernelCompiler.CacheKey(file, KernelSources.Read(file), KernelSources.Headers, KernelCompiler.OptionsFor(file, "sm_90", constants), 13, 0, "sm_90", true);
+
+    [Fact]
+    public void Each_kernel_file_gets_only_the_constants_it_uses()
+    {
+        string[] used = [.. ModelConstants(751).Select(c => c.Key).Where(k => KernelSources.KernelFiles.Any(f => KernelSources.Uses(f, k)))];
+        Assert.Equal(["TOKENS", "DIM"], used);
+        Assert.Equal(["-DDIM=768"], KernelCompiler.OptionsFor("layernorm.cu", "sm_90", ModelConstants(751)).Where(o => o.StartsWith("-D", StringComparison.Ordinal)));
+        Assert.Equal(["-DTOKENS=211"], KernelCompiler.OptionsFor("attention.cu", "sm_90", ModelConstants(751)).Where(o => o.StartsWith("-D", StringComparison.Ordinal)));
+        Assert.DoesNotContain(KernelCompiler.OptionsFor("gelu.cu", "sm_90", ModelConstants(751)), o => o.StartsWith("-D", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Models_that_differ_only_in_classes_share_every_cache_key()
+    {
+        foreach (string file in KernelSources.KernelFiles)
+        {
+            Assert.Equal(KeyOf(file, ModelConstants(751)), KeyOf(file, ModelConstants(1041)));
+        }
+
+        // a constant a file reads still keys it
+        Assert.NotEqual(KeyOf("layernorm.cu", ModelConstants(751)), KeyOf("layernorm.cu", ModelConstants(751, dim: 384)));
+        Assert.Equal(KeyOf("gelu.cu", ModelConstants(751)), KeyOf("gelu.cu", ModelConstants(751, dim: 384)));
+        Assert.Equal(KeyOf("gelu.cu", []), KeyOf("gelu.cu", ModelConstants(751)));
     }
 
     [Fact]

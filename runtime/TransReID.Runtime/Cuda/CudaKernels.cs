@@ -42,8 +42,9 @@ internal enum Kernel
 
 /// <summary>
 /// The loaded kernel modules of one backend: each file is compiled (or read from the cache) and loaded the first time
-/// one of its kernels is launched, with the options in force (architecture and the model's constants);
-/// <see cref="Reset"/> drops them all when the options change.
+/// one of its kernels is launched, with the options in force: the architecture and those of the model's constants
+/// that the file uses (<see cref="KernelSources.Uses"/>), so a file's image, and its cache key, change only with the
+/// constants it reads. <see cref="Reset"/> drops every module when the constants change.
 /// </summary>
 internal sealed class CudaKernels : IDisposable
 {
@@ -55,7 +56,8 @@ internal sealed class CudaKernels : IDisposable
     private readonly bool _cubin;
     private readonly Dictionary<string, KernelModule> _modules = new(StringComparer.Ordinal);
     private readonly nint[] _functions = new nint[Table.Length];
-    private List<string> _options;
+    private readonly Dictionary<string, List<string>> _options = new(StringComparer.Ordinal);
+    private IReadOnlyList<KeyValuePair<string, long>> _defines = [];
 
     public CudaKernels(SafeCudaContextHandle context, KernelCompiler compiler, string target, bool cubin)
     {
@@ -63,11 +65,15 @@ internal sealed class CudaKernels : IDisposable
         _compiler = compiler;
         _target = target;
         _cubin = cubin;
-        _options = KernelCompiler.Options(target, []);
     }
 
-    /// <summary>The NVRTC options of the modules loaded from now on.</summary>
-    public IReadOnlyList<string> Options => _options;
+    /// <summary>The NVRTC options of <paramref name="file"/>'s module from now on: the target and the constants it uses.</summary>
+    public IReadOnlyList<string> OptionsFor(string file)
+    {
+        if (!_options.TryGetValue(file, out List<string>? options))
+            _options[file] = options = KernelCompiler.OptionsFor(file, _target, _defines);
+        return options;
+    }
 
     /// <summary>The compiler (and its disk cache).</summary>
     public KernelCompiler Compiler => _compiler;
@@ -85,7 +91,7 @@ internal sealed class CudaKernels : IDisposable
             (string file, string name, _) = Table[(int)kernel];
             if (!_modules.TryGetValue(file, out KernelModule? module))
             {
-                module = KernelModule.Load(_context, _compiler, file, _target, _cubin, _options);
+                module = KernelModule.Load(_context, _compiler, file, _target, _cubin, OptionsFor(file));
                 _modules[file] = module;
             }
 
@@ -96,7 +102,7 @@ internal sealed class CudaKernels : IDisposable
                 // A cached image that lacks one of the file's kernels is stale or damaged: drop it, compile afresh.
                 Forget(file, module);
                 _compiler.Invalidate(module.Image);
-                module = KernelModule.Load(_context, _compiler, file, _target, _cubin, _options);
+                module = KernelModule.Load(_context, _compiler, file, _target, _cubin, OptionsFor(file));
                 _modules[file] = module;
                 f = module.Function(name);
             }
@@ -133,7 +139,8 @@ internal sealed class CudaKernels : IDisposable
     /// <summary>Unloads every module and uses <paramref name="defines"/> from now on. The stream must be idle.</summary>
     public void Reset(IReadOnlyList<KeyValuePair<string, long>> defines)
     {
-        _options = KernelCompiler.Options(_target, defines);
+        _defines = [.. defines];
+        _options.Clear();
         Unload();
     }
 

@@ -136,6 +136,16 @@ internal sealed class KernelCompiler
         return options;
     }
 
+    /// <summary>
+    /// The NVRTC options of one kernel file: <see cref="Options"/> with only the constants the file uses
+    /// (<see cref="KernelSources.Uses"/>), so that the file's cache key does not change with the others.
+    /// </summary>
+    public static List<string> OptionsFor(string fileName, string target, IReadOnlyList<KeyValuePair<string, long>> defines)
+    {
+        foreach (KeyValuePair<string, long> d in defines) ValidateDefineName(d.Key);
+        return Options(target, [.. defines.Where(d => KernelSources.Uses(fileName, d.Key))]);
+    }
+
     /// <summary>Throws unless <paramref name="name"/> is an upper-case C identifier (A–Z, 0–9, _; not starting with a digit).</summary>
     public static void ValidateDefineName(string name)
     {
