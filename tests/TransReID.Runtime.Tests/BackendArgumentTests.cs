@@ -2,7 +2,6 @@ using System;
 using System.Linq;
 using TransReID.Runtime;
 using TransReID.Runtime.Cpu;
-using TransReID.TestShared;
 
 namespace TransReID.Runtime.Tests;
 
