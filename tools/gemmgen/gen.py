@@ -3,6 +3,7 @@ def kernel(name, vec, width, mr, nv, doc):
     nr = width*nv
     L = []
     L.append(f"    /// <summary>{doc}</summary>")
+    L.append("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
     L.append(f"    public static void {name}(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)")
     L.append("    {")
     for r in range(mr):
@@ -31,8 +32,8 @@ def kernel(name, vec, width, mr, nv, doc):
     for r in range(mr):
         for v in range(nv):
             off = f" + {v*width}" if v else ""
-            row = f"c + {r} * ldc" if r else "c"
-            L.append(f"        Update(({row}){off}, c{r}_{v}, va, vb, mode);")
+            row = "c" if r == 0 else "c + ldc" if r == 1 else f"c + {r} * ldc"
+            L.append(f"        Update({row}{off}, c{r}_{v}, va, vb, mode);")
     L.append("    }")
     return "\n".join(L)
 print(kernel(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]))

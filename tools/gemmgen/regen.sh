@@ -12,6 +12,3 @@ echo
 python3 $here/gen.py Kernel4x8 Vector128 4 4 2 "Vector128 kernel (SSE/NEON, or software where neither exists): MR = 4, NR = 8."
 echo '}'
 } > $out
-sed -i 's|^    public static void Kernel|    [MethodImpl(MethodImplOptions.AggressiveOptimization)]\n    public static void Kernel|' $out
-sed -i -E 's/Update\(\(c\), /Update(c, /; s/Update\(\(c\) \+ /Update(c + /; s/Update\(\(c \+ ([0-9]+) \* ldc\)\)?/Update(c + \1 * ldc/; s/Update\(c \+ 1 \* ldc/Update(c + ldc/' $out
-sed -i -E 's/^(        Update\(c \+ [0-9]* ?\*? ?ldc)\)/\1/' $out
