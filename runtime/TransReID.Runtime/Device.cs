@@ -26,7 +26,21 @@ public sealed class Device
     public static Device Cpu { get; } = new(DeviceKind.Cpu, 0);
 
     /// <summary>CUDA when a driver, NVRTC, cuBLAS and a device are present, else the CPU.</summary>
-    public static Device Default => global::TransReID.Runtime.Cuda.CudaProbe.IsAvailable(out _) ? new Device(DeviceKind.Cuda, 0) : Cpu;
+    public static Device Default => DefaultFor(global::TransReID.Runtime.Cuda.CudaProbe.Result, out _);
+
+    /// <summary>Why <see cref="Default"/> is the CPU (one sentence), or null when it is CUDA.</summary>
+    public static string? DefaultReason
+    {
+        get
+        {
+            _ = DefaultFor(global::TransReID.Runtime.Cuda.CudaProbe.Result, out string? reason);
+            return reason;
+        }
+    }
+
+    /// <summary>The default device for a CUDA probe result: CUDA device 0 when it is usable, else the CPU and why not.</summary>
+    internal static Device DefaultFor((int Devices, string? Reason) probe, out string? reason) =>
+        global::TransReID.Runtime.Cuda.CudaProbe.IsAvailable(probe, 0, out reason) ? new Device(DeviceKind.Cuda, 0) : Cpu;
 
     /// <summary>The kind of backend.</summary>
     public DeviceKind Kind { get; }

@@ -1,6 +1,7 @@
 using System;
 using TransReID.Runtime;
 using TransReID.Runtime.Cuda;
+using TransReID.Runtime.Interop;
 
 namespace TransReID.Cuda.Tests;
 
@@ -8,11 +9,25 @@ namespace TransReID.Cuda.Tests;
 public sealed class DeviceTests
 {
     [Fact]
-    public void Default_is_cuda_exactly_when_the_probe_says_so()
+    public void With_a_driver_that_does_not_load_the_default_is_the_cpu_with_the_reason()
     {
-        bool cuda = CudaProbe.IsAvailable(out string? reason);
-        Assert.Equal(cuda ? DeviceKind.Cuda : DeviceKind.Cpu, Device.Default.Kind);
-        Assert.Equal(cuda, reason == null);
+        var missing = new Libraries.LoadResult(0, null, "the CUDA driver (libcuda.so.1) was not found; set TRANSREID_CUDA_DRIVER_PATH");
+        (int devices, string? why) = CudaProbe.Probe(() => missing);
+        Assert.Equal(0, devices);
+        Assert.Equal("the CUDA driver (libcuda.so.1) was not found; set TRANSREID_CUDA_DRIVER_PATH.", why);
+        Assert.Same(Device.Cpu, Device.DefaultFor((devices, why), out string? reason));
+        Assert.Equal(why, reason);
+        AssertOneSentence(reason!);
+    }
+
+    [Fact]
+    public void With_a_usable_device_the_default_is_cuda_0_and_there_is_no_reason()
+    {
+        Device d = Device.DefaultFor((2, null), out string? reason);
+        Assert.Equal(DeviceKind.Cuda, d.Kind);
+        Assert.Equal(0, d.Ordinal);
+        Assert.Null(reason);
+        Assert.Equal(Device.Default.Kind == DeviceKind.Cpu, Device.DefaultReason != null);
     }
 
     [Fact]

@@ -9,15 +9,21 @@ namespace TransReID.Runtime.Cuda;
 /// </summary>
 internal static class CudaProbe
 {
-    private static readonly Lazy<(int Devices, string? Reason)> State = new(Probe);
+    private static readonly Lazy<(int Devices, string? Reason)> State = new(() => Probe(() => Libraries.Load(Libraries.Cuda)));
+
+    /// <summary>This process's probe: how many devices are usable, or (0, why none is).</summary>
+    public static (int Devices, string? Reason) Result => State.Value;
 
     /// <summary>Whether CUDA device 0 is usable; <paramref name="reason"/> is one sentence when not.</summary>
     public static bool IsAvailable(out string? reason) => IsAvailable(0, out reason);
 
     /// <summary>Whether CUDA device <paramref name="ordinal"/> is usable; <paramref name="reason"/> is one sentence when not.</summary>
-    public static bool IsAvailable(int ordinal, out string? reason)
+    public static bool IsAvailable(int ordinal, out string? reason) => IsAvailable(State.Value, ordinal, out reason);
+
+    /// <summary>Whether device <paramref name="ordinal"/> is usable according to a probe result (<see cref="Probe"/>).</summary>
+    public static bool IsAvailable((int Devices, string? Reason) probe, int ordinal, out string? reason)
     {
-        (int devices, string? failure) = State.Value;
+        (int devices, string? failure) = probe;
         if (failure != null)
         {
             reason = failure;
@@ -44,9 +50,10 @@ internal static class CudaProbe
         return new CudaBackend(ordinal);
     }
 
-    private static unsafe (int, string?) Probe()
+    /// <summary>Probes CUDA with the driver library that <paramref name="loadDriver"/> loads: (device count, null) or (0, one sentence).</summary>
+    public static unsafe (int Devices, string? Reason) Probe(Func<Libraries.LoadResult> loadDriver)
     {
-        Libraries.LoadResult driver = Libraries.Load(Libraries.Cuda);
+        Libraries.LoadResult driver = loadDriver();
         if (driver.Handle == 0) return (0, $"{driver.Failure}.");
         try
         {
