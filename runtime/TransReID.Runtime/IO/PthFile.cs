@@ -3,7 +3,6 @@ using System.Buffers.Binary;
 using System.Collections;
 using System.Collections.Generic;
 using System.IO;
-using System.IO.MemoryMappedFiles;
 using System.Linq;
 using System.Numerics;
 using System.Runtime.CompilerServices;
@@ -56,21 +55,18 @@ public sealed record PthTensor(string Name, SafetensorsDtype Dtype, long[] Shape
 public sealed unsafe class PthFile : IDisposable
 {
     private static readonly BigInteger s_legacyMagic = BigInteger.Parse("119547037146038801333356", System.Globalization.CultureInfo.InvariantCulture);
-    private readonly MemoryMappedViewAccessor _view;
-    private readonly MemoryMappedFile _map;
+    private readonly MappedFile _file;
     private readonly byte* _base;
     private readonly long _length;
     private readonly Dictionary<string, PthTensor> _byName;
-    private bool _disposed;
 
-    private PthFile(string path, string format, List<PthTensor> tensors, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* basePtr, long length)
+    private PthFile(string path, string format, List<PthTensor> tensors, MappedFile file, byte* basePtr, long length)
     {
         Path = path;
         Format = format;
         Tensors = tensors;
         _byName = tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
-        _map = map;
-        _view = view;
+        _file = file;
         _base = basePtr;
         _length = length;
     }
@@ -94,20 +90,14 @@ public sealed unsafe class PthFile : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("PyTorch checkpoint reading needs a little-endian host.");
         string full = System.IO.Path.GetFullPath(path);
-        var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, bufferSize: 1, FileOptions.RandomAccess);
-        MemoryMappedFile? map = null;
-        MemoryMappedViewAccessor? view = null;
-        bool acquired = false;
+        FileStream stream = MappedFile.OpenRead(full);
+        MappedFile? file = null;
         try
         {
             long length = stream.Length;
             if (length < 8) throw new PthException(full, null, $"file is {length} bytes, too short for a PyTorch checkpoint");
-            map = MemoryMappedFile.CreateFromFile(stream, mapName: null, capacity: 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            byte* start = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref start);
-            acquired = true;
-            byte* basePtr = start + view.PointerOffset;
+            file = MappedFile.Map(stream);
+            byte* basePtr = file.Pointer;
             var head = new ReadOnlySpan<byte>(basePtr, (int)Math.Min(length, 512));
             (string format, List<PthTensor> tensors) = head[0] == (byte)'P' && head[1] == (byte)'K'
                 ? ("zip", ReadZip(full, basePtr, length))
@@ -116,14 +106,12 @@ public sealed unsafe class PthFile : IDisposable
                     : throw new PthException(full, null, head.Length > 262 && head.Slice(257, 5).SequenceEqual("ustar"u8)
                         ? "this is the tar container of torch < 0.4, which is not supported: load it with torch and save it again"
                         : "not a PyTorch checkpoint (neither a zip archive nor a pickle stream)");
-            return new PthFile(full, format, tensors, map, view, basePtr, length);
+            return new PthFile(full, format, tensors, file, basePtr, length);
         }
         catch
         {
-            if (acquired) view!.SafeMemoryMappedViewHandle.ReleasePointer();
-            view?.Dispose();
-            map?.Dispose();
-            stream.Dispose();
+            if (file != null) file.Dispose();
+            else stream.Dispose();
             throw;
         }
     }
@@ -342,7 +330,7 @@ public sealed unsafe class PthFile : IDisposable
     /// <summary>Reads a floating-point tensor as float32 in row-major order into <paramref name="destination"/> (length = element count).</summary>
     public void ReadF32(string name, Span<float> destination)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_file.IsDisposed, this);
         var t = GetTensor(name);
         if (t.Dtype is not (SafetensorsDtype.F32 or SafetensorsDtype.F16 or SafetensorsDtype.BF16 or SafetensorsDtype.F64))
             throw new PthException(Path, name, $"dtype {t.Dtype.ToHeaderName()} is not a floating-point type");
@@ -384,7 +372,7 @@ public sealed unsafe class PthFile : IDisposable
     /// <summary>Reads an integer (or bool) tensor as int64 in row-major order.</summary>
     public long[] ReadI64(string name)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_file.IsDisposed, this);
         var t = GetTensor(name);
         if (t.Dtype is not (SafetensorsDtype.I64 or SafetensorsDtype.I32 or SafetensorsDtype.I16 or SafetensorsDtype.I8 or SafetensorsDtype.U8 or SafetensorsDtype.BOOL))
             throw new PthException(Path, name, $"dtype {t.Dtype.ToHeaderName()} is not an integer type");
@@ -427,14 +415,7 @@ public sealed unsafe class PthFile : IDisposable
     };
 
     /// <summary>Unmaps and closes the file.</summary>
-    public void Dispose()
-    {
-        if (_disposed) return;
-        _disposed = true;
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
-        _map.Dispose();
-    }
+    public void Dispose() => _file.Dispose();
 
     /// <inheritdoc/>
     public override string ToString() => $"{Path} ({Format}, {Tensors.Count} tensors, {_length} bytes)";

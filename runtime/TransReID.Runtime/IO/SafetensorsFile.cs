@@ -3,7 +3,6 @@ using System.Buffers.Binary;
 using System.Collections.Frozen;
 using System.Collections.Generic;
 using System.IO;
-using System.IO.MemoryMappedFiles;
 using Microsoft.Win32.SafeHandles;
 
 namespace TransReID.Runtime.IO;
@@ -23,21 +22,18 @@ namespace TransReID.Runtime.IO;
 /// </remarks>
 public sealed unsafe class SafetensorsFile : IDisposable
 {
-    private readonly MemoryMappedFile _map;
-    private readonly MemoryMappedViewAccessor _view;
+    private readonly MappedFile _file;
     private readonly byte* _data;
-    private bool _disposed;
 
     private SafetensorsFile(string path, SafetensorsHeader header, long dataOffset, long dataLength,
-        MemoryMappedFile map, MemoryMappedViewAccessor view, byte* data)
+        MappedFile file, byte* data)
     {
         Path = path;
         Entries = header.Entries.ToFrozenDictionary(StringComparer.Ordinal);
         Metadata = header.Metadata.ToFrozenDictionary(StringComparer.Ordinal);
         DataOffset = dataOffset;
         DataLength = dataLength;
-        _map = map;
-        _view = view;
+        _file = file;
         _data = data;
     }
 
@@ -64,31 +60,19 @@ public sealed unsafe class SafetensorsFile : IDisposable
             throw new PlatformNotSupportedException("Safetensors reading needs a little-endian host.");
         string full = System.IO.Path.GetFullPath(path);
 
-        var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete,
-            bufferSize: 1, FileOptions.RandomAccess);
-        MemoryMappedFile? map = null;
-        MemoryMappedViewAccessor? view = null;
-        bool pointerAcquired = false;
+        FileStream stream = MappedFile.OpenRead(full);
+        MappedFile? file = null;
         try
         {
             long fileLength = stream.Length;
             (SafetensorsHeader header, long dataOffset) = ReadHeader(stream.SafeFileHandle, full, fileLength);
-
-            map = MemoryMappedFile.CreateFromFile(stream, mapName: null, capacity: 0, MemoryMappedFileAccess.Read,
-                HandleInheritability.None, leaveOpen: false);
-            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-            byte* start = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref start);
-            pointerAcquired = true;
-            return new SafetensorsFile(full, header, dataOffset, fileLength - dataOffset, map, view,
-                start + view.PointerOffset + dataOffset);
+            file = MappedFile.Map(stream);
+            return new SafetensorsFile(full, header, dataOffset, fileLength - dataOffset, file, file.Pointer + dataOffset);
         }
         catch
         {
-            if (pointerAcquired) view!.SafeMemoryMappedViewHandle.ReleasePointer();
-            view?.Dispose();
-            map?.Dispose();
-            stream.Dispose();
+            if (file != null) file.Dispose();
+            else stream.Dispose();
             throw;
         }
     }
@@ -140,7 +124,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     public ReadOnlySpan<byte> GetBytes(string name)
     {
         SafetensorsEntry entry = GetEntry(name);
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_file.IsDisposed, this);
         if (entry.ByteLength > int.MaxValue)
             throw new SafetensorsException(Path, name,
                 $"tensor is {entry.ByteLength} bytes, too large for one span; read it with ReadF32/ReadI32/ReadI64 into a Span.");
@@ -196,7 +180,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
 
     private void Copy<T>(SafetensorsEntry entry, Span<T> destination) where T : unmanaged
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(_file.IsDisposed, this);
         fixed (T* target = destination)
         {
             Buffer.MemoryCopy(_data + entry.Begin, target, entry.ByteLength, entry.ByteLength);
@@ -204,14 +188,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     }
 
     /// <summary>Unmaps the file and closes it. Spans from <see cref="GetBytes"/> must not be used afterwards.</summary>
-    public void Dispose()
-    {
-        if (_disposed) return;
-        _disposed = true;
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
-        _map.Dispose();
-    }
+    public void Dispose() => _file.Dispose();
 
     /// <inheritdoc/>
     public override string ToString() => $"{Path} ({Entries.Count} tensors, {DataLength} data bytes)";
