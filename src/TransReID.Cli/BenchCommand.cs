@@ -35,9 +35,9 @@ internal static class BenchCommand
 
     public static Command Create()
     {
-        var preset = new Option<string>("--preset") { Description = "Model preset (see 'transreid presets')", Required = true };
-        var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => "auto" };
-        var batch = new Option<int>("--batch") { Description = "TrainStep batch: P identities x K = 4 images", DefaultValueFactory = _ => 64 };
+        var preset = CliOptions.Preset();
+        var device = CliOptions.Device("cpu, cuda, cuda:N or auto");
+        var batch = CliOptions.Batch("TrainStep batch: P identities x K = 4 images", 64);
         var embedBatch = new Option<int>("--embed-batch") { Description = "Images per Embed call", DefaultValueFactory = _ => 256 };
         var steps = new Option<int>("--steps") { Description = "Timed calls of each of TrainStep and Embed", DefaultValueFactory = _ => 10 };
         var trainSteps = new Option<int?>("--train-steps") { Description = "Timed TrainSteps (default --steps; 0 skips training)" };
@@ -45,7 +45,7 @@ internal static class BenchCommand
         var warmup = new Option<int>("--warmup") { Description = "Untimed calls before the timed ones, for each of TrainStep and Embed", DefaultValueFactory = _ => 2 };
         var precision = new Option<string>("--precision") { Description = "fp32, or tf32 (CUDA: cuBLAS may use TF32 tensor cores)", DefaultValueFactory = _ => "fp32" };
         var json = new Option<string?>("--json") { Description = "Also write every number and the per-call times to this JSON file" };
-        var seed = new Option<int>("--seed") { Description = "Seed of the random weights and inputs", DefaultValueFactory = _ => 0 };
+        var seed = CliOptions.Seed("Seed of the random weights and inputs", 0);
         var command = new Command("bench", "Time TrainStep and Embed of a preset on a device (random weights, synthetic inputs)")
         {
             preset, device, batch, embedBatch, steps, trainSteps, embedSteps, warmup, precision, json, seed,

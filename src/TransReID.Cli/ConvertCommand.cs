@@ -19,10 +19,10 @@ internal static class ConvertCommand
 {
     public static Command Create()
     {
-        var preset = new Option<string>("--preset") { Description = "Model preset (see 'transreid presets')", Required = true };
+        var preset = CliOptions.Preset();
         var input = new Option<string>("--input") { Description = "Weights to convert: .pth/.pt (zip or legacy torch.save) or .safetensors", Required = true };
         var output = new Option<string>("--output") { Description = "Output .safetensors with the official TransReID key names", Required = true };
-        var seed = new Option<int>("--seed") { Description = "Seed of the tensors an ImageNet backbone does not provide (SIE, BNNecks, classifiers)", DefaultValueFactory = _ => 0 };
+        var seed = CliOptions.Seed("Seed of the tensors an ImageNet backbone does not provide (SIE, BNNecks, classifiers)", 0);
         var command = new Command("convert", "Convert a PyTorch checkpoint (TransReID or ImageNet ViT/DeiT) to a preset's safetensors weights") { preset, input, output, seed };
         command.SetAction(r => Program.Guard(() => Run(PresetRegistry.Find(r.GetValue(preset)!), r.GetValue(input)!, r.GetValue(output)!, r.GetValue(seed))));
         return command;

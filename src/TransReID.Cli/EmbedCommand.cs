@@ -18,14 +18,14 @@ internal static class EmbedCommand
 {
     public static Command Create()
     {
-        var preset = new Option<string>("--preset") { Description = "Model preset (see 'transreid presets')", Required = true };
+        var preset = CliOptions.Preset();
         var weights = new Option<string>("--weights") { Description = "Weights: .safetensors or a PyTorch .pth/.pt state dict, official TransReID key names", Required = true };
         var images = new Option<string>("--images") { Description = "Folder of .jpg/.jpeg/.png/.bmp images (not recursive)", Required = true };
         var output = new Option<string>("--output") { Description = "Output .safetensors: tensor 'embeddings' [N, FeatureDim], metadata 'files'", Required = true };
         var camera = new Option<int?>("--camera") { Description = "0-based camera index for every image (default: from Market-style names, c3 -> 2)" };
         var view = new Option<int?>("--view") { Description = "0-based view index for every image (models with view SIE)" };
-        var batch = new Option<int>("--batch") { Description = "Images per batch", DefaultValueFactory = _ => 16 };
-        var device = new Option<string>("--device") { Description = "cpu, cuda or auto", DefaultValueFactory = _ => "auto" };
+        var batch = CliOptions.Batch("Images per batch", 16);
+        var device = CliOptions.Device();
         var command = new Command("embed", "Embed every image of a folder") { preset, weights, images, output, camera, view, batch, device };
         command.SetAction(r => Program.Guard(() => Run(
             PresetRegistry.Find(r.GetValue(preset)!), r.GetValue(weights)!, r.GetValue(images)!, r.GetValue(output)!,

@@ -17,7 +17,7 @@ internal static class EvalCommand
 {
     public static Command Create()
     {
-        var preset = new Option<string>("--preset") { Description = "Model preset (see 'transreid presets')", Required = true };
+        var preset = CliOptions.Preset();
         var weights = new Option<string>("--weights") { Description = "Weights: .safetensors or a PyTorch .pth/.pt state dict, official TransReID key names", Required = true };
         var data = new Option<string>("--data") { Description = "Dataset folder (or .csv manifest) with query and gallery", Required = true };
         var kind = new Option<string>("--dataset") { Description = "market, duke, msmt17, veri, folder, csv or auto", DefaultValueFactory = _ => "auto" };
@@ -32,8 +32,8 @@ internal static class EvalCommand
         var k2 = new Option<int?>("--k2") { Description = "Re-ranking k2 (default: the --rerank-preset's)" };
         var lambda = new Option<double?>("--lambda") { Description = "Re-ranking λ, the weight of the original distance (default: the --rerank-preset's)" };
         var output = new Option<string?>("--output", "--out") { Description = "Write metrics.json, cmc.png and ranked-list images here" };
-        var batch = new Option<int>("--batch") { Description = "Images per batch", DefaultValueFactory = _ => 64 };
-        var device = new Option<string>("--device") { Description = "cpu, cuda or auto", DefaultValueFactory = _ => "auto" };
+        var batch = CliOptions.Batch("Images per batch", 64);
+        var device = CliOptions.Device();
         var command = new Command("eval", "Evaluate weights on a dataset's query/gallery split (mAP, CMC, mINP)")
         {
             preset, weights, data, kind, rerank, rerankPreset, k1, k2, lambda, output, batch, device,

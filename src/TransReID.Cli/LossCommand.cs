@@ -24,8 +24,8 @@ internal static class LossCommand
         var images = new Option<string>("--images") { Description = "Folder of Market-style named images (identity and camera from the names)", Required = true };
         var dropPath = new Option<double>("--drop-path") { Description = "Stochastic-depth rate of the last block (0 turns it off)", DefaultValueFactory = _ => 0.1 };
         var gradients = new Option<string?>("--gradients") { Description = "Write the gradient of the total loss for every trainable tensor (.safetensors)" };
-        var seed = new Option<int>("--seed") { Description = "Seed of the stochastic-depth masks", DefaultValueFactory = _ => 0 };
-        var device = new Option<string>("--device") { Description = "cpu, cuda or auto", DefaultValueFactory = _ => "auto" };
+        var seed = CliOptions.Seed("Seed of the stochastic-depth masks", 0);
+        var device = CliOptions.Device();
         var command = new Command("loss", "One training forward/backward on a folder as one batch; prints the losses as JSON") { preset, weights, images, dropPath, gradients, seed, device };
         command.SetAction(r => Program.Guard(() => Run(PresetRegistry.Find(r.GetValue(preset)!), r.GetValue(weights)!, r.GetValue(images)!,
             r.GetValue(dropPath), r.GetValue(gradients), r.GetValue(seed), r.GetValue(device)!)));

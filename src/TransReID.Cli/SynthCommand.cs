@@ -14,7 +14,7 @@ internal static class SynthCommand
         var output = new Option<string>("--output", "--out") { Description = "Dataset folder to create (bounding_box_train/, query/, bounding_box_test/)", Required = true };
         var ids = new Option<int>("--ids") { Description = "Identities; the first half (rounded up) is the train split (default 60: the 30 classes of tiny-demo)", DefaultValueFactory = _ => 60 };
         var cameras = new Option<int>("--cameras") { Description = "Cameras, 2..9 (default 3: tiny-demo's camera table)", DefaultValueFactory = _ => 3 };
-        var seed = new Option<int>("--seed") { Description = "Seed (the same arguments give byte-identical files)", DefaultValueFactory = _ => 1 };
+        var seed = CliOptions.Seed("Seed (the same arguments give byte-identical files)", 1);
         var perCamera = new Option<int>("--images-per-camera") { Description = "Images of each identity in each camera, at least 2", DefaultValueFactory = _ => 5 };
         var height = new Option<int>("--height") { Description = "Image height, at least 32", DefaultValueFactory = _ => 128 };
         var width = new Option<int>("--width") { Description = "Image width, at least 16", DefaultValueFactory = _ => 64 };

@@ -23,18 +23,18 @@ internal static class TrainCommand
 
     public static Command Create()
     {
-        var preset = new Option<string>("--preset") { Description = "Model preset (see 'transreid presets')", Required = true };
+        var preset = CliOptions.Preset();
         var data = new Option<string>("--data") { Description = "Dataset folder (or .csv manifest)", Required = true };
         var kind = new Option<string>("--dataset") { Description = "market, duke, msmt17, veri, folder, csv or auto", DefaultValueFactory = _ => "auto" };
         var output = new Option<string>("--output", "--out") { Description = "Output folder: log, checkpoints, weights, metrics, plots", Required = true };
         var epochs = new Option<int>("--epochs") { Description = "Epochs (official 120)", DefaultValueFactory = _ => 120 };
-        var batch = new Option<int>("--batch") { Description = "Batch size P·K with K = 4 images per identity (official 64)", DefaultValueFactory = _ => 64 };
-        var device = new Option<string>("--device") { Description = "cpu, cuda or auto", DefaultValueFactory = _ => "auto" };
+        var batch = CliOptions.Batch("Batch size P·K with K = 4 images per identity (official 64)", 64);
+        var device = CliOptions.Device();
         var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in --output" };
         var evalEvery = new Option<int>("--eval-every") { Description = "Evaluate every N epochs (0: only at the end)", DefaultValueFactory = _ => 0 };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Checkpoint every N epochs (one is always written at the end)", DefaultValueFactory = _ => 5 };
         var lr = new Option<double?>("--lr") { Description = "Base learning rate (default: 0.008 for SGD, 3.5e-4 for AdamW)" };
-        var seed = new Option<int>("--seed") { Description = "Seed of the initial weights, sampler, augmentation and drop path", DefaultValueFactory = _ => 1234 };
+        var seed = CliOptions.Seed("Seed of the initial weights, sampler, augmentation and drop path", 1234);
         var optimizer = new Option<string>("--optimizer") { Description = "sgd (official) or adamw", DefaultValueFactory = _ => "sgd" };
         var init = new Option<string?>("--init") { Description = "Start from these TransReID weights (.safetensors or .pth, official names) instead of from scratch" };
         var pretrained = new Option<string?>("--pretrained") { Description = "Start from ImageNet ViT/DeiT weights (.pth, timm names), as the official recipe; the rest from scratch with --seed" };
