@@ -12,20 +12,13 @@ internal static unsafe partial class CudaDriver
 {
     public const int Success = 0;
     public const int ErrorOutOfMemory = 2;
-    public const int ErrorNotInitialized = 3;
-    public const int ErrorDeinitialized = 4;
     public const int ErrorStubLibrary = 34;
     public const int ErrorNoDevice = 100;
-    public const int ErrorInvalidDevice = 101;
-    public const int ErrorInvalidImage = 200;
-    public const int ErrorNoBinaryForGpu = 209;
-    public const int ErrorUnsupportedPtxVersion = 222;
 
     // CUdevice_attribute values (cuda.h).
     public const int AttributeMaxThreadsPerBlock = 1;
     public const int AttributeMaxGridDimX = 5;
     public const int AttributeMaxGridDimY = 6;
-    public const int AttributeMaxSharedMemoryPerBlock = 8;
     public const int AttributeClockRate = 13;   // peak SM clock in kHz
     public const int AttributeMultiprocessorCount = 16;
     public const int AttributeComputeCapabilityMajor = 75;
