@@ -20,6 +20,7 @@ internal static class Program
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(SynthCommand.Create());
         root.Subcommands.Add(ConvertCommand.Create());
+        root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         var parse = root.Parse(args);
         if (parse.Action is ParseErrorAction) return ParseErrors.Report(parse);

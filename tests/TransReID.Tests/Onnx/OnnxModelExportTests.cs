@@ -43,7 +43,7 @@ public class OnnxModelExportTests(ITestOutputHelper output)
     {
         using var model = Create(name);
         using var file = OnnxTestKit.TempModel();
-        OnnxExportSequence.Export(model, file.Path);
+        model.ExportOnnx(file.Path);
         using var session = OnnxTestKit.Open(file.Path);
         foreach (int batch in new[] { 1, 7, 32 })
             AssertSame(model, session, batch, seed: batch, name);
@@ -56,7 +56,7 @@ public class OnnxModelExportTests(ITestOutputHelper output)
         // to the tiny models (same graph code) to keep this file under a minute.
         using var model = MarketVitTransReIDStride.Create(Device.Cpu, 5);
         using var file = OnnxTestKit.TempModel();
-        OnnxExportSequence.Export(model, file.Path, new OnnxExportOptions { Preset = "market-vit-transreid-stride" });
+        model.ExportOnnx(file.Path, new OnnxExportOptions { Preset = "market-vit-transreid-stride" });
         using var session = OnnxTestKit.Open(file.Path);
         Assert.Equal("market-vit-transreid-stride", session.ModelMetadata.CustomMetadataMap["transreid.preset"]);
         foreach (int batch in new[] { 1, 7 })
@@ -68,7 +68,7 @@ public class OnnxModelExportTests(ITestOutputHelper output)
     {
         using var model = Create("tiny_view_odd");
         using var file = OnnxTestKit.TempModel();
-        OnnxExportSequence.Export(model, file.Path, new OnnxExportOptions { Preset = "tiny-view-odd" });
+        model.ExportOnnx(file.Path, new OnnxExportOptions { Preset = "tiny-view-odd" });
         using var session = OnnxTestKit.Open(file.Path);
         var info = model.Info;
 
@@ -105,8 +105,8 @@ public class OnnxModelExportTests(ITestOutputHelper output)
         var info = model.Info;
         using var open = OnnxTestKit.TempModel();
         using var fixedFile = OnnxTestKit.TempModel();
-        OnnxExportSequence.Export(model, open.Path);
-        OnnxExportSequence.Export(model, fixedFile.Path, new OnnxExportOptions { FixedCamera = 2 });
+        model.ExportOnnx(open.Path);
+        model.ExportOnnx(fixedFile.Path, new OnnxExportOptions { FixedCamera = 2 });
         using var openSession = OnnxTestKit.Open(open.Path);
         using var fixedSession = OnnxTestKit.Open(fixedFile.Path);
         Assert.Equal(["images"], fixedSession.InputNames);
@@ -131,7 +131,7 @@ public class OnnxModelExportTests(ITestOutputHelper output)
         using var model = Create("tiny_view_odd");
         var info = model.Info;
         using var file = OnnxTestKit.TempModel();
-        OnnxExportSequence.Export(model, file.Path, new OnnxExportOptions { FixedCamera = camera, FixedView = view });
+        model.ExportOnnx(file.Path, new OnnxExportOptions { FixedCamera = camera, FixedView = view });
         using var session = OnnxTestKit.Open(file.Path);
         const int batch = 4;
         float[] images = OnnxTestKit.Images(info, batch, 12);
@@ -156,7 +156,7 @@ public class OnnxModelExportTests(ITestOutputHelper output)
         using var model = Create(name);
         var info = model.Info;
         using var file = OnnxTestKit.TempModel();
-        OnnxExportSequence.Export(model, file.Path, new OnnxExportOptions { IncludePreprocessing = true });
+        model.ExportOnnx(file.Path, new OnnxExportOptions { IncludePreprocessing = true });
         using var session = OnnxTestKit.Open(file.Path);
         Assert.Equal(typeof(byte), session.InputMetadata["images"].ElementType);
         Assert.Equal([-1, info.ImageHeight, info.ImageWidth, 3], session.InputMetadata["images"].Dimensions);
@@ -192,7 +192,7 @@ public class OnnxModelExportTests(ITestOutputHelper output)
     {
         using var model = Create("tiny_view_odd");
         using var file = OnnxTestKit.TempModel();
-        OnnxExportSequence.Export(model, file.Path, new OnnxExportOptions { Opset = 21 });
+        model.ExportOnnx(file.Path, new OnnxExportOptions { Opset = 21 });
         using var session = OnnxTestKit.Open(file.Path);
         AssertSame(model, session, 3, 4, "opset 21");
     }
@@ -203,7 +203,7 @@ public class OnnxModelExportTests(ITestOutputHelper output)
         using var model = Create("tiny_jpm_sie");
         var info = model.Info;
         using var file = OnnxTestKit.TempModel();
-        OnnxExportSequence.Export(model, file.Path);
+        model.ExportOnnx(file.Path);
         using var session = OnnxTestKit.Open(file.Path);
         int h = info.ImageHeight, w = info.ImageWidth;
 
