@@ -27,6 +27,13 @@ internal static class BackendChecks
         if (value < 0) throw new ArgumentOutOfRangeException(name, value, $"{op}: {name} must not be negative.");
     }
 
+    /// <summary>Throws when <paramref name="count"/> is negative; false when it is 0 (the call has nothing to do).</summary>
+    private static bool AnyElements(long count, string name, string op)
+    {
+        NonNegative(count, name, op);
+        return count != 0;
+    }
+
     // ---- per op: each op's argument contract, stated once for every backend ----
 
     /// <summary>Arguments of <see cref="IBackend.Allocate"/>.</summary>
@@ -47,8 +54,7 @@ internal static class BackendChecks
     public static bool Zero(DevicePtr destination, long elements)
     {
         const string op = nameof(IBackend.Zero);
-        NonNegative(elements, nameof(elements), op);
-        if (elements == 0) return false;
+        if (!AnyElements(elements, nameof(elements), op)) return false;
         NotNull(destination, nameof(destination), op);
         return true;
     }
@@ -57,8 +63,7 @@ internal static class BackendChecks
     public static bool Copy(DevicePtr source, DevicePtr destination, long elements)
     {
         const string op = nameof(IBackend.Copy);
-        NonNegative(elements, nameof(elements), op);
-        if (elements == 0) return false;
+        if (!AnyElements(elements, nameof(elements), op)) return false;
         NotNull(source, nameof(source), op); NotNull(destination, nameof(destination), op);
         return true;
     }
@@ -201,8 +206,7 @@ internal static class BackendChecks
     public static bool Gelu(DevicePtr x, DevicePtr y, long n)
     {
         const string op = nameof(IBackend.Gelu);
-        NonNegative(n, nameof(n), op);
-        if (n == 0) return false;
+        if (!AnyElements(n, nameof(n), op)) return false;
         NotNull(x, nameof(x), op); NotNull(y, nameof(y), op);
         return true;
     }
@@ -211,8 +215,7 @@ internal static class BackendChecks
     public static bool GeluBackward(DevicePtr dy, DevicePtr x, DevicePtr dx, long n)
     {
         const string op = nameof(IBackend.GeluBackward);
-        NonNegative(n, nameof(n), op);
-        if (n == 0) return false;
+        if (!AnyElements(n, nameof(n), op)) return false;
         NotNull(dy, nameof(dy), op); NotNull(x, nameof(x), op); NotNull(dx, nameof(dx), op);
         return true;
     }
@@ -286,8 +289,7 @@ internal static class BackendChecks
     public static bool SgdStep(DevicePtr param, DevicePtr grad, DevicePtr momentumBuffer, long n, float lr, float momentum, float weightDecay, bool firstStep)
     {
         const string op = nameof(IBackend.SgdStep);
-        NonNegative(n, nameof(n), op);
-        if (n == 0) return false;
+        if (!AnyElements(n, nameof(n), op)) return false;
         NotNull(param, nameof(param), op); NotNull(grad, nameof(grad), op);
         if (momentum != 0) NotNull(momentumBuffer, nameof(momentumBuffer), op);
         return true;

@@ -34,7 +34,18 @@ public sealed class Rng
 
     private static ulong SplitMix(ref ulong x)
     {
-        ulong z = x += 0x9E3779B97F4A7C15UL;
+        ulong z = SplitMix64(x);
+        x += 0x9E3779B97F4A7C15UL;
+        return z;
+    }
+
+    /// <summary>
+    /// One SplitMix64 output for the state <paramref name="x"/> (the golden-ratio step, then the finaliser): spreads
+    /// nearby integers over the whole 64-bit range. Seeds this generator and the data pipeline's <c>Pcg32</c> streams.
+    /// </summary>
+    public static ulong SplitMix64(ulong x)
+    {
+        ulong z = x + 0x9E3779B97F4A7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         return z ^ (z >> 31);

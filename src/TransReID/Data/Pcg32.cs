@@ -4,7 +4,9 @@ namespace TransReID.Data;
 
 /// <summary>
 /// PCG-XSH-RR 32-bit generator (O'Neill 2014): small, fast and identical on every platform and .NET version, so seeded
-/// augmentation and sampling are reproducible. A value type: copy it to snapshot the state.
+/// augmentation and sampling are reproducible. A value type: copy it to snapshot the state. It is not the model's
+/// <see cref="TransReID.Runtime.Model.Rng"/> (xoshiro256**, checkpointed with the model): the two are different
+/// algorithms, and the data pipeline's streams (per sample, per epoch) must stay what they are for seeded runs to repeat.
 /// </summary>
 public struct Pcg32
 {
@@ -34,14 +36,8 @@ public struct Pcg32
     public static Pcg32 ForSample(int seed, int epoch, long index) =>
         new(Mix(((ulong)(uint)seed << 32) | (uint)epoch), Mix((ulong)index ^ 0x9E3779B97F4A7C15UL));
 
-    /// <summary>SplitMix64 finaliser: spreads nearby integers over the whole 64-bit range.</summary>
-    public static ulong Mix(ulong x)
-    {
-        x += 0x9E3779B97F4A7C15UL;
-        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
-        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
-        return x ^ (x >> 31);
-    }
+    /// <summary>SplitMix64 (<see cref="TransReID.Runtime.Model.Rng.SplitMix64"/>): spreads nearby integers over the whole 64-bit range.</summary>
+    public static ulong Mix(ulong x) => TransReID.Runtime.Model.Rng.SplitMix64(x);
 
     /// <summary>Uniform 32-bit value.</summary>
     public uint NextUInt()
