@@ -7,6 +7,7 @@ using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Microsoft.ML.OnnxRuntime;
 using Spectre.Console;
 using TransReID.Cli.Presets;
 using TransReID.Runtime;
@@ -14,6 +15,7 @@ using TransReID.Runtime.Cpu;
 using TransReID.Runtime.Cuda;
 using TransReID.Runtime.IO;
 using TransReID.Runtime.Model;
+using TransReID.Runtime.Onnx;
 
 namespace TransReID.Cli;
 
@@ -21,7 +23,9 @@ namespace TransReID.Cli;
 /// <c>transreid bench</c>: the throughput of a preset on a device with random (seeded) weights and synthetic, seeded
 /// inputs: K warm-up then N timed <c>TrainStep</c>s (SGD), then K warm-up then N timed <c>Embed</c>s. Prints median,
 /// min and max ms per call, images/s, model FLOP/s, peak memory and, on CUDA, the fraction of the device's peak
-/// FLOP/s as a table; <c>--json</c> writes every number and the per-call times.
+/// FLOP/s as a table; <c>--json</c> writes every number and the per-call times. With <c>--peer onnxruntime</c> (CPU)
+/// the model is also exported to ONNX and run by ONNX Runtime (all graph optimisations, as many intra-op threads as the
+/// CPU backend), interleaved call by call with <c>Embed</c> on the same inputs: both medians, img/s and the ratio.
 /// </summary>
 internal static class BenchCommand
 {
@@ -46,19 +50,20 @@ internal static class BenchCommand
         var precision = new Option<string>("--precision") { Description = "fp32, or tf32 (CUDA: cuBLAS may use TF32 tensor cores)", DefaultValueFactory = _ => "fp32" };
         var json = new Option<string?>("--json") { Description = "Also write every number and the per-call times to this JSON file" };
         var seed = CliOptions.Seed("Seed of the random weights and inputs", 0);
+        var peer = new Option<string?>("--peer") { Description = "onnxruntime: also run the exported ONNX model in ONNX Runtime (CPU), interleaved with Embed" };
         var command = new Command("bench", "Time TrainStep and Embed of a preset on a device (random weights, synthetic inputs)")
         {
-            preset, device, batch, embedBatch, steps, trainSteps, embedSteps, warmup, precision, json, seed,
+            preset, device, batch, embedBatch, steps, trainSteps, embedSteps, warmup, precision, json, seed, peer,
         };
         command.SetAction(r => Program.Guard(() => Run(new Settings(
             PresetRegistry.Find(r.GetValue(preset)!), r.GetValue(device)!, r.GetValue(batch), r.GetValue(embedBatch),
             r.GetValue(trainSteps) ?? r.GetValue(steps), r.GetValue(embedSteps) ?? r.GetValue(steps), r.GetValue(warmup),
-            r.GetValue(precision)!, r.GetValue(json), r.GetValue(seed)))));
+            r.GetValue(precision)!, r.GetValue(json), r.GetValue(seed), r.GetValue(peer)))));
         return command;
     }
 
     private sealed record Settings(Preset Preset, string Device, int Batch, int EmbedBatch, int TrainSteps, int EmbedSteps, int Warmup,
-        string Precision, string? Json, int Seed);
+        string Precision, string? Json, int Seed, string? Peer);
 
     private static int Run(Settings s)
     {
@@ -71,6 +76,9 @@ internal static class BenchCommand
             throw new CliException($"--precision tf32 needs a CUDA device: the CPU backend computes in fp32 only{why}");
         }
 
+        if (s.Peer is not null && device.Kind != DeviceKind.Cpu)
+            throw new CliException($"--peer {s.Peer} runs ONNX Runtime on the CPU: use it with --device cpu");
+
         var info = s.Preset.Info;
         IBackend backend = device.Kind == DeviceKind.Cuda ? new CudaBackend(device.Ordinal, allowTf32: tf32) : new CpuBackend();
         using var model = s.Preset.CreateOn(backend, s.Seed);
@@ -81,6 +89,7 @@ internal static class BenchCommand
         Program.Status(string.Create(CultureInfo.InvariantCulture, $"[grey]{s.Preset.Name} on {Markup.Escape(backend.Name)}, {s.Precision.ToLowerInvariant()}[/]"));
 
         BenchPhase? train = null, embed = null;
+        BenchPeer? peerResult = null;
         if (s.TrainSteps > 0)
         {
             var sgd = new SgdOptimizer(learningRate: LearningRate);
@@ -116,14 +125,17 @@ internal static class BenchCommand
             int bad = features.Count(f => !float.IsFinite(f));
             if (bad > 0) throw new CliException($"Embed returned {bad} non-finite feature values on {backend.Name}");
             embed = BenchPhase.Of("Embed", b, s.Warmup, times, info.ForwardFlopsPerImage, PeakBytes(backend), peakFlops, null, null);
+            if (s.Peer is not null) peerResult = RunPeer(s, model, (CpuBackend)backend, inputs, times.Length);
         }
 
         var memory = Memory(cuda);
         var report = new BenchReport(s.Preset.Name, info.Name, device.ToString(), backend.Name, s.Precision.ToLowerInvariant(), s.Seed,
             DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture), Machine(), info.ForwardFlopsPerImage,
             TrainForwardMultiple, LearningRate, train, embed, memory, peak is null ? null : new BenchDevicePeak(peak.ComputeCapability,
-                peak.Multiprocessors, peak.ClockKHz, peak.Fp32FlopsPerClockPerSm, peak.Tf32FlopsPerClockPerSm, peak.Fp32FlopsPerSecond, peak.Tf32FlopsPerSecond));
+                peak.Multiprocessors, peak.ClockKHz, peak.Fp32FlopsPerClockPerSm, peak.Tf32FlopsPerClockPerSm, peak.Fp32FlopsPerSecond, peak.Tf32FlopsPerSecond),
+            peerResult);
         Print(report, cuda is not null, peak, tf32);
+        if (peerResult is not null) PrintPeer(peerResult);
         if (s.Json is not null)
         {
             AtomicFile.WriteAllText(s.Json, JsonSerializer.Serialize(report, BenchJson.Default.BenchReport) + "\n");
@@ -149,6 +161,9 @@ internal static class BenchCommand
         if (s.EmbedSteps < 0) throw new CliException($"--embed-steps/--steps {s.EmbedSteps} must be 0 or more");
         if (s.TrainSteps == 0 && s.EmbedSteps == 0) throw new CliException("--train-steps and --embed-steps are both 0: nothing to measure");
         if (s.Warmup < 0) throw new CliException($"--warmup {s.Warmup} must be 0 or more");
+        if (s.Peer is not null && !string.Equals(s.Peer.Trim(), "onnxruntime", StringComparison.OrdinalIgnoreCase))
+            throw new CliException($"--peer '{s.Peer}' is not known: the peer is onnxruntime");
+        if (s.Peer is not null && s.EmbedSteps == 0) throw new CliException("--peer compares with Embed: --embed-steps/--steps must be 1 or more");
         if (s.TrainSteps > 0 && (s.Batch < 2 * InstancesPerIdentity || s.Batch % InstancesPerIdentity != 0))
         {
             throw new CliException($"--batch {s.Batch} must be a multiple of K = {InstancesPerIdentity} images per identity, at least {2 * InstancesPerIdentity} (the triplet loss needs two identities)");
@@ -257,6 +272,145 @@ internal static class BenchCommand
         foreach (var line in notes) console.MarkupLine("[grey]" + Markup.Escape(line) + "[/]");
     }
 
+    /// <summary>
+    /// Exports the model to a temporary ONNX file, opens it in ONNX Runtime (CPU, all graph optimisations, the CPU
+    /// backend's thread count for intra-op, sequential execution), then times <paramref name="rounds"/> rounds of one
+    /// ONNX Runtime call and one Embed on the same inputs, alternating which goes first; both write preallocated outputs.
+    /// </summary>
+    private static BenchPeer RunPeer(Settings s, ITransReIDModel model, CpuBackend backend, Inputs inputs, int rounds)
+    {
+        var info = model.Info;
+        int b = s.EmbedBatch;
+        string path = Path.Combine(Path.GetTempPath(), $"transreid-bench-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            long exportStart = Stopwatch.GetTimestamp();
+            model.ExportOnnx(path, new OnnxExportOptions { Preset = s.Preset.Name });
+            double exportSeconds = Stopwatch.GetElapsedTime(exportStart).TotalSeconds;
+            using var options = new SessionOptions
+            {
+                GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+                IntraOpNumThreads = backend.Threads,
+                InterOpNumThreads = 1,
+                ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+                LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+            };
+            long loadStart = Stopwatch.GetTimestamp();
+            using var session = new InferenceSession(path, options);
+            double loadSeconds = Stopwatch.GetElapsedTime(loadStart).TotalSeconds;
+            Program.Status(string.Create(CultureInfo.InvariantCulture,
+                $"[grey]peer: ONNX Runtime {Markup.Escape(OrtEnv.Instance().GetVersionString())}, {backend.Threads} intra-op threads (export {exportSeconds:F1} s, session {loadSeconds:F1} s); {s.Warmup} warm-up and {rounds} interleaved rounds at batch {b}[/]"));
+
+            float[] images = inputs.Images.AsSpan(0, b * info.ImageFloats).ToArray();
+            long[] cameras = [.. inputs.CamerasFor(b).ToArray().Select(c => (long)c)];
+            long[] views = [.. inputs.ViewsFor(b).ToArray().Select(v => (long)v)];
+            var ours = new float[(long)b * info.FeatureDim];
+            var theirs = new float[(long)b * info.FeatureDim];
+            var names = new List<string> { "images" };
+            var values = new List<OrtValue> { OrtValue.CreateTensorValueFromMemory(images, [b, 3, info.ImageHeight, info.ImageWidth]) };
+            try
+            {
+                if (info.UsesCameras)
+                {
+                    names.Add("cameras");
+                    values.Add(OrtValue.CreateTensorValueFromMemory(cameras, [b]));
+                }
+
+                if (info.UsesViews)
+                {
+                    names.Add("views");
+                    values.Add(OrtValue.CreateTensorValueFromMemory(views, [b]));
+                }
+
+                using var output = OrtValue.CreateTensorValueFromMemory(theirs, [b, info.FeatureDim]);
+                using var runOptions = new RunOptions();
+                string[] outputNames = ["features"];
+                OrtValue[] outputValues = [output];
+                void Ort() => session.Run(runOptions, names, values, outputNames, outputValues);
+                void Ours() => model.Embed(images, inputs.CamerasFor(b), inputs.ViewsFor(b), ours);
+
+                for (int i = 0; i < s.Warmup; i++)
+                {
+                    Ort();
+                    Ours();
+                }
+
+                var ortMs = new double[rounds];
+                var oursMs = new double[rounds];
+                for (int r = 0; r < rounds; r++)
+                {
+                    if (r % 2 == 0)
+                    {
+                        ortMs[r] = Time(Ort);
+                        oursMs[r] = Time(Ours);
+                    }
+                    else
+                    {
+                        oursMs[r] = Time(Ours);
+                        ortMs[r] = Time(Ort);
+                    }
+                }
+
+                double num = 0, den = 0;
+                for (long i = 0; i < ours.LongLength; i++)
+                {
+                    double d = (double)ours[i] - theirs[i];
+                    num += d * d;
+                    den += (double)ours[i] * ours[i];
+                }
+
+                double oursMedian = Median(oursMs), ortMedian = Median(ortMs);
+                return new BenchPeer("onnxruntime", OrtEnv.Instance().GetVersionString(), backend.Threads, b, s.Warmup, rounds, oursMs, ortMs,
+                    oursMedian, ortMedian, b / (oursMedian / 1e3), b / (ortMedian / 1e3), ortMedian / oursMedian,
+                    den == 0 ? Math.Sqrt(num) : Math.Sqrt(num / den), exportSeconds, loadSeconds);
+            }
+            finally
+            {
+                foreach (var v in values) v.Dispose();
+            }
+        }
+        finally
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (IOException)
+            {
+                // a leftover temporary model is not worth failing the benchmark over
+            }
+        }
+    }
+
+    private static double Time(Action call)
+    {
+        long start = Stopwatch.GetTimestamp();
+        call();
+        return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+    }
+
+    private static double Median(double[] values)
+    {
+        double[] sorted = [.. values.Order()];
+        int n = sorted.Length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[(n / 2) - 1] + sorted[n / 2]) / 2;
+    }
+
+    private static void PrintPeer(BenchPeer p)
+    {
+        var table = new Table { Title = new TableTitle(Markup.Escape($"Embed vs ONNX Runtime {p.Version}, batch {p.Batch}, {p.Threads} threads")) }.Border(TableBorder.Rounded);
+        table.AddColumn("");
+        table.AddColumn(new TableColumn("Embed (ours)").RightAligned());
+        table.AddColumn(new TableColumn("ONNX Runtime").RightAligned());
+        table.AddRow("median ms per call", Ms(p.OursMedianMs), Ms(p.PeerMedianMs));
+        table.AddRow("min / max ms", $"{Ms(p.OursMs.Min())} / {Ms(p.OursMs.Max())}", $"{Ms(p.PeerMs.Min())} / {Ms(p.PeerMs.Max())}");
+        table.AddRow("images/s", p.OursImagesPerSecond.ToString("F2", CultureInfo.InvariantCulture), p.PeerImagesPerSecond.ToString("F2", CultureInfo.InvariantCulture));
+        var console = Consoles.Stdout();
+        console.Write(table);
+        console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+            $"ratio (ours / ONNX Runtime, images/s): {p.Ratio:F2}x ({(p.Ratio >= 1 ? "ours faster" : "ONNX Runtime faster")}); medians of {p.Rounds} interleaved rounds after {p.Warmup} warm-up each; features agree to relative L2 {p.RelativeL2:E1}")));
+    }
+
     private static string Num(int n) => n.ToString(CultureInfo.InvariantCulture);
 
     private static string Ms(double ms) => ms.ToString(ms >= 100 ? "F0" : ms >= 10 ? "F1" : "F2", CultureInfo.InvariantCulture);
@@ -304,7 +458,16 @@ internal static class BenchCommand
 internal sealed record BenchReport(
     string Preset, string Model, string Device, string Backend, string Precision, int Seed, string Date, BenchMachine Machine,
     double ForwardFlopsPerImage, int TrainForwardMultiple, double LearningRate, BenchPhase? Train, BenchPhase? Embed, BenchMemory Memory,
-    BenchDevicePeak? DevicePeak);
+    BenchDevicePeak? DevicePeak, BenchPeer? Peer = null);
+
+/// <summary>
+/// <c>--peer</c>: our Embed and the peer (ONNX Runtime on the exported model) timed in interleaved rounds at one batch
+/// size; Ratio = peer median ms / our median ms (our images/s over theirs; above 1 we are faster).
+/// </summary>
+internal sealed record BenchPeer(
+    string Name, string Version, int Threads, int Batch, int Warmup, int Rounds, double[] OursMs, double[] PeerMs, double OursMedianMs,
+    double PeerMedianMs, double OursImagesPerSecond, double PeerImagesPerSecond, double Ratio, double RelativeL2, double ExportSeconds,
+    double SessionSeconds);
 
 /// <summary>One measured call: batch, per-call times (ms, in call order), their median/min/max, and the rates of the median.</summary>
 internal sealed record BenchPhase(

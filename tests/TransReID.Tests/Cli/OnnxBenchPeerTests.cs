@@ -1,0 +1,50 @@
+using System;
+using System.IO;
+using System.Text.Json;
+
+namespace TransReID.Tests.Cli;
+
+/// <summary><c>transreid bench --peer onnxruntime</c> in-process on tiny-demo (CPU); no timing assertions.</summary>
+[Collection(nameof(ConsoleCollection))]
+public sealed class OnnxBenchPeerTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "transreid-peer-" + Guid.NewGuid().ToString("N"));
+
+    public OnnxBenchPeerTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Peer_onnxruntime_prints_both_rates_and_the_ratio_and_writes_them_as_json()
+    {
+        string json = Path.Combine(_dir, "bench.json");
+        var (code, stdout, err) = CliTests.Run("bench", "--preset", "tiny-demo", "--device", "cpu", "--train-steps", "0", "--embed-batch", "3",
+            "--embed-steps", "3", "--warmup", "1", "--peer", "onnxruntime", "--json", json);
+        Assert.True(code == 0, err);
+        Assert.Contains("ONNX Runtime 1.31.1", stdout, StringComparison.Ordinal);
+        Assert.Contains("ratio (ours / ONNX Runtime, images/s)", stdout, StringComparison.Ordinal);
+
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var peer = doc.RootElement.GetProperty("peer");
+        Assert.Equal("onnxruntime", peer.GetProperty("name").GetString());
+        Assert.Equal(3, peer.GetProperty("batch").GetInt32());
+        Assert.Equal(3, peer.GetProperty("rounds").GetInt32());
+        Assert.Equal(3, peer.GetProperty("ours_ms").GetArrayLength());
+        Assert.Equal(3, peer.GetProperty("peer_ms").GetArrayLength());
+        foreach (var key in new[] { "ours_images_per_second", "peer_images_per_second", "ratio" })
+            Assert.True(peer.GetProperty(key).GetDouble() > 0, key);
+        Assert.True(peer.GetProperty("relative_l2").GetDouble() <= 1e-5, "the peer computes the same features");
+    }
+
+    [Theory]
+    [InlineData("tensorrt", "cpu", "--peer 'tensorrt' is not known")]
+    [InlineData("onnxruntime", "cuda", "error: ")]
+    public void Bad_peer_is_a_user_error(string peer, string device, string message)
+    {
+        var (code, _, err) = CliTests.Run("bench", "--preset", "tiny-demo", "--device", device, "--train-steps", "0", "--embed-batch", "2",
+            "--embed-steps", "1", "--peer", peer);
+        Assert.Equal(2, code);
+        Assert.StartsWith("error: ", err, StringComparison.Ordinal);
+        Assert.Contains(message, err, StringComparison.Ordinal);
+    }
+}
