@@ -227,6 +227,11 @@ public class OnnxModelExportTests(ITestOutputHelper output)
         output.WriteLine($"no cameras: {missing.Message}");
         Assert.Contains("cameras", missing.Message, StringComparison.Ordinal);
 
+        var count = Assert.Throws<OnnxRuntimeException>(() => OnnxTestKit.Run(session,
+            ("images", new float[2 * 3 * h * w], [2, 3, h, w]), ("cameras", new long[3], [3])));
+        output.WriteLine($"3 cameras for 2 images: {count.Message}");
+        Assert.Contains("broadcast", count.Message, StringComparison.OrdinalIgnoreCase);
+
         foreach (long bad in new long[] { info.Cameras, -1 })
         {
             var range = Assert.Throws<OnnxRuntimeException>(() => OnnxTestKit.Run(session,
