@@ -71,6 +71,8 @@ case "${1:-test}" in
     stage="$(mktemp -d "$prefix/lib/.transreid-new.XXXXXX")"
     trap 'rm -rf "$stage" "$prefix/bin/.transreid-new.$$"' EXIT
     dotnet publish src/TransReID.Cli -c Release --nologo -v quiet -p:UseAppHost=false -o "$stage"
+    # native libraries (ONNX Runtime, SkiaSharp) of other systems: this is a Linux install (about 390 MB of them otherwise)
+    if [ -d "$stage/runtimes" ]; then find "$stage/runtimes" -mindepth 1 -maxdepth 1 ! -name 'linux-*' -exec rm -rf {} +; fi
     cat > "$prefix/bin/.transreid-new.$$" <<EOF
 #!/bin/sh
 # transreid: written by ./build.sh install from $(pwd); the CLI itself is $lib/TransReID.Cli.dll

@@ -29,6 +29,9 @@ publish src/TransReID.Cli/TransReID.Cli.csproj cli
 publish bench/TransReID.Benchmarks/TransReID.Benchmarks.csproj cli
 publish tests/TransReID.Cuda.Tests/TransReID.Cuda.Tests.csproj tests
 find .device/app -mindepth 3 -maxdepth 3 -path '*/runtimes/*' ! -name linux-x64 -exec rm -rf {} +
+# ONNX Runtime (28 MB) serves only `bench --peer onnxruntime`, a CPU comparison the GPU check does not run; it is loaded
+# when a session is created, so the CLI works without it (the peer then fails with a clear message).
+rm -f .device/app/cli/*onnxruntime* .device/app/cli/runtimes/*/native/*onnxruntime*
 cp tools/gpu-check/gpu-check.sh .device/gpu-check.sh
 size=$(du -sm .device | cut -f1)
 tree=$(git ls-files -z | xargs -0 du -cm 2>/dev/null | tail -1 | cut -f1)
