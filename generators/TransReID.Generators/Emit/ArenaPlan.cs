@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 
 namespace TransReID.Generators.Emit;
 
@@ -13,10 +14,8 @@ internal sealed record ArenaBuffer(string Name, bool IsFixed, long Offset, long 
     /// <summary>PascalCase name of the emitted offset constant.</summary>
     public string ConstantName => char.ToUpperInvariant(Name[0]) + Name.Substring(1);
 
+    /// <summary>Whether the two are used at a common step (then they must not share memory).</summary>
     public bool LiveWith(ArenaBuffer other) => FirstUse <= other.LastUse && other.FirstUse <= LastUse;
-
-    public bool Overlaps(ArenaBuffer other) => IsFixed == other.IsFixed && Offset < other.Offset + ModelPlan.Pad(other.Size)
-        && other.Offset < Offset + ModelPlan.Pad(Size);
 }
 
 /// <summary>
@@ -67,13 +66,8 @@ internal sealed class ArenaPlan
         if (_byName.ContainsKey(name)) throw new ArgumentException($"buffer '{name}' is placed twice");
 
         // first fit: the lowest aligned offset that overlaps no buffer of the same part live at the same time
-        var conflicts = new List<ArenaBuffer>();
-        foreach (var other in _buffers)
-        {
-            if (other.IsFixed == isFixed && first <= other.LastUse && other.FirstUse <= last) conflicts.Add(other);
-        }
-
-        conflicts.Sort((a, b) => a.Offset.CompareTo(b.Offset));
+        var placed = new ArenaBuffer(name, isFixed, 0, size, first, last, contents);
+        var conflicts = _buffers.Where(other => other.IsFixed == isFixed && other.LiveWith(placed)).OrderBy(other => other.Offset);
         long offset = 0, padded = ModelPlan.Pad(size);
         foreach (var other in conflicts)
         {
@@ -81,7 +75,7 @@ internal sealed class ArenaPlan
             offset = Math.Max(offset, other.Offset + ModelPlan.Pad(other.Size));
         }
 
-        var buffer = new ArenaBuffer(name, isFixed, offset, size, first, last, contents);
+        var buffer = placed with { Offset = offset };
         _buffers.Add(buffer);
         _byName[name] = buffer;
         if (isFixed) FixedSize = Math.Max(FixedSize, offset + padded);

@@ -15,7 +15,7 @@ public sealed partial class TransReIDGenerator
             w.Line("// ---- backward ----");
             if (s.Jpm)
             {
-                var (b1Att, b1Mlp, b2Att, b2Mlp) = (p.DropPath[2 * nb], p.DropPath[2 * nb + 1], p.DropPath[2 * nb + 2], p.DropPath[2 * nb + 3]);
+                var (b1Att, b1Mlp, b2Att, b2Mlp) = p.HeadDropPath!.Value;
                 w.Line("// b1: LayerNorm on token 0, scatter into the token-0 rows of grad, block");
                 w.Line("_b.LayerNormBackward(dfeat, tok, P + O_b1_1_weight, tokMean, tokRstd, dtok, G + O_b1_1_weight, G + O_b1_1_bias,");
                 w.Line("    batch, EmbedDim, false);");

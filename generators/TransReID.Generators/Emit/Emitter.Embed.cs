@@ -74,14 +74,10 @@ public sealed partial class TransReIDGenerator
                     w.Line("_b.Upload(sieRows, sieIndex);");
                     break;
                 case PatchEmbedOp:
-                    w.Line($"// patch embedding: (B, 3, {s.ImageHeight}, {s.ImageWidth}) -> (B, {p.N}, {p.D}); grid {p.GridY} x {p.GridX}, stride ({s.StrideY}, {s.StrideX})");
-                    w.Line("_b.PatchEmbed(input, cols, P + O_base_patch_embed_proj_weight, P + O_base_patch_embed_proj_bias, patches,");
-                    w.Line("    batch, 3, ImageHeight, ImageWidth, PatchSize, StrideY, StrideX, PatchGridY, PatchGridX, EmbedDim);");
+                    EmitPatchEmbed(w, p, $"grid {p.GridY} x {p.GridX}, stride ({s.StrideY}, {s.StrideX})");
                     break;
-                case TokenEmbedOp t:
-                    w.Line($"// + cls, pos{(t.Sie ? $", {D(s.SieCoefficient)} * sie[index]" : "")}: (B, {p.T}, {p.D})");
-                    w.Line($"_b.TokenEmbed(patches, P + O_base_cls_token, P + O_base_pos_embed, {(t.Sie ? "P + O_base_sie_embed, sieIndex" : $"{None}, {None}")},");
-                    w.Line($"    {F(s.SieCoefficient)}, x, batch, TokenCount, EmbedDim);");
+                case TokenEmbedOp:
+                    EmitTokenEmbed(w, p, "x", ":");
                     break;
                 case BlocksOp blocks:
                     string copied = s.Jpm ? $" (block {s.Depth - 1} is copied into b1/b2 and not run here)" : "";
@@ -108,9 +104,7 @@ public sealed partial class TransReIDGenerator
                     w.Line($"    {Rows(norm.Count)}, EmbedDim, {Eps(p)});");
                     break;
                 case JpmOp:
-                    w.Line($"// JPM: shift by {s.JpmShift - 1}, shuffle in {s.JpmShuffleGroups} groups{(s.JpmRearrange ? "" : " (off: raster order)")}, "
-                        + $"{p.K} parts of {p.L} patches + cls -> ({p.K}·B, {p.Tp}, {p.D})");
-                    w.Line($"_b.JpmGather(x, parts, batch, PatchCount, EmbedDim, JpmParts, PartLength, JpmShift, JpmShuffleGroups, JpmRearrange);");
+                    EmitJpmGather(w, p, "x");
                     break;
                 case NeckOp neck:
                     string bn = "P + O_" + Ident(neck.Prefix);

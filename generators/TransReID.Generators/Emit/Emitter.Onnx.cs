@@ -17,7 +17,6 @@ public sealed partial class TransReIDGenerator
         /// </summary>
         private static void EmitExportOnnx(SourceWriter w, ModelPlan p)
         {
-            var s = p.Spec;
             w.Line("// ---- ONNX export: the Embed schedule above, op for op, as an ONNX graph with the weights as initializers ----");
             w.Line("/// <summary>");
             w.Line("/// Writes this model as an ONNX file (opset 17 by default): input <c>images</c> (N, 3, H, W) float32"
@@ -42,7 +41,8 @@ public sealed partial class TransReIDGenerator
         private static void EmitOnnxOp(SourceWriter w, ModelPlan p, EvalOp op, Dictionary<string, string> values, List<string> columns)
         {
             var s = p.Spec;
-            string Value(string buffer, int branch, int parts)
+            // a value is keyed "buffer/branch", or "buffer/parts" for the (K·N, D) rows of all parts together
+            string Value(string buffer, int branch)
             {
                 // a branch of a value that holds the K part rows (K·N, D): its rows for part branch − first
                 if (values.TryGetValue($"{buffer}/{branch}", out var v)) return v;
@@ -57,36 +57,30 @@ public sealed partial class TransReIDGenerator
                 throw new InvalidOperationException($"no ONNX value for {buffer} branch {branch}");
             }
 
-            void Define(string buffer, int branch, string name, string expression)
+            void Define(string key, string name, string expression)
             {
                 w.Line($"var {name} = {expression};");
-                values[branch >= 1 ? $"{buffer}/parts" : $"{buffer}/{branch}"] = name;
-            }
-
-            void DefineOne(string buffer, int branch, string name, string expression)
-            {
-                w.Line($"var {name} = {expression};");
-                values[$"{buffer}/{branch}"] = name;
+                values[key] = name;
             }
 
             switch (op)
             {
                 case UploadOp { Buffer: "input" }:
                     w.Line("// inputs");
-                    Define("input", 0, "input", "g.Images()");
+                    Define("input/0", "input", "g.Images()");
                     break;
                 case UploadOp:
-                    Define("sieIndex", 0, "sieIndex", "g.SieIndex()");
+                    Define("sieIndex/0", "sieIndex", "g.SieIndex()");
                     break;
                 case PatchEmbedOp:
                     w.Line($"// patch embedding (Conv, stride ({s.StrideY}, {s.StrideX})) -> (N, {p.N}, {p.D})");
-                    Define("patches", 0, "patches",
+                    Define("patches/0", "patches",
                         "g.PatchEmbed(input, \"base.patch_embed.proj.weight\", \"base.patch_embed.proj.bias\", PatchSize, StrideY, StrideX)");
                     break;
                 case TokenEmbedOp t:
                     w.Line($"// + cls, pos{(t.Sie ? ", λ · sie[index]" : "")} -> (N, {p.T}, {p.D})");
                     string sie = t.Sie ? "\"base.sie_embed\", sieIndex" : "null, null";
-                    Define("x", 0, "x", $"g.TokenEmbed(patches, \"base.cls_token\", \"base.pos_embed\", {sie}, {F(s.SieCoefficient)})");
+                    Define("x/0", "x", $"g.TokenEmbed(patches, \"base.cls_token\", \"base.pos_embed\", {sie}, {F(s.SieCoefficient)})");
                     break;
                 case BlocksOp { Count: 0 }:
                     break;
@@ -96,25 +90,25 @@ public sealed partial class TransReIDGenerator
                     break;
                 case HeadBlockOp head:
                     w.Line($"// {HeadName(head)}: token 0 only{(head.Parts == 1 ? "" : $", rows (part, N) of the {p.K} parts")}");
-                    Define("tok", head.Branch, head.Branch == 0 ? "tok" : "tokParts",
+                    Define(head.Branch == 0 ? "tok/0" : "tok/parts", head.Branch == 0 ? "tok" : "tokParts",
                         $"g.HeadBlock({Q(head.Prefix)}, {values[head.Input + "/0"]}, Heads, {Eps(p)}, QkvBias)");
                     break;
                 case NormOp norm:
-                    Define("feat", norm.Branch, norm.Branch == 0 ? "feat" : "featParts",
+                    Define(norm.Branch == 0 ? "feat/0" : "feat/parts", norm.Branch == 0 ? "feat" : "featParts",
                         $"g.LayerNorm({values[norm.Branch == 0 ? "tok/0" : "tok/parts"]}, {Q(norm.Prefix + "weight")}, {Q(norm.Prefix + "bias")}, {Eps(p)})");
                     break;
                 case JpmOp:
                     w.Line($"// JPM: constant-index Gather -> ({p.K}·N, {p.Tp}, {p.D})");
-                    Define("parts", 0, "parts", "g.JpmParts(x, JpmParts, PartLength, JpmShift, JpmShuffleGroups, JpmRearrange)");
+                    Define("parts/0", "parts", "g.JpmParts(x, JpmParts, PartLength, JpmShift, JpmShuffleGroups, JpmRearrange)");
                     break;
                 case NeckOp neck:
                     if (neck.Branch == 0) w.Line("// BNNecks with running statistics");
-                    string feat = Value("feat", neck.Branch, p.K);
-                    DefineOne("bnout", neck.Branch, "bn" + neck.Branch, $"g.BatchNormEval({feat}, {Q(neck.Prefix)}, 1E-05f)");
+                    string feat = Value("feat", neck.Branch);
+                    Define($"bnout/{neck.Branch}", "bn" + neck.Branch, $"g.BatchNormEval({feat}, {Q(neck.Prefix)}, 1E-05f)");
                     break;
                 case OutputOp o:
                     if (o.Branch == 0) w.Line($"// output (N, {p.FeatureDim}): global{(s.Jpm ? $", then parts / {p.K}" : "")}");
-                    string src = Value(o.Source, o.Branch, p.K);
+                    string src = Value(o.Source, o.Branch);
                     if (o.Scale == 1.0)
                     {
                         columns.Add(src);

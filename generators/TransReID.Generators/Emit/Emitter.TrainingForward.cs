@@ -128,12 +128,8 @@ public sealed partial class TransReIDGenerator
             int nb = p.BackboneBlocks;
             string last = $"Stream({nb})";
             w.Line("// ---- forward ----");
-            w.Line($"// patch embedding: (B, 3, {s.ImageHeight}, {s.ImageWidth}) -> (B, {p.N}, {p.D}); cols kept for the weight gradient");
-            w.Line("_b.PatchEmbed(input, cols, P + O_base_patch_embed_proj_weight, P + O_base_patch_embed_proj_bias, patches,");
-            w.Line("    batch, 3, ImageHeight, ImageWidth, PatchSize, StrideY, StrideX, PatchGridY, PatchGridX, EmbedDim);");
-            w.Line($"// + cls, pos{(p.SieRows > 0 ? $", {D(s.SieCoefficient)} * sie[index]" : "")} -> x0 (B, {p.T}, {p.D})");
-            w.Line($"_b.TokenEmbed(patches, P + O_base_cls_token, P + O_base_pos_embed, {(p.SieRows > 0 ? "P + O_base_sie_embed, sieIndex" : $"{None}, {None}")},");
-            w.Line($"    {F(s.SieCoefficient)}, Stream(0), batch, TokenCount, EmbedDim);");
+            EmitPatchEmbed(w, p, "cols kept for the weight gradient");
+            EmitTokenEmbed(w, p, "Stream(0)", " -> x0");
             if (nb > 0)
             {
                 w.Line($"// backbone: block l reads x_l, writes x_(l+1), keeps its activations in Slot(l)");
@@ -147,15 +143,13 @@ public sealed partial class TransReIDGenerator
 
             if (s.Jpm)
             {
-                var (b1Att, b1Mlp, b2Att, b2Mlp) = (p.DropPath[2 * nb], p.DropPath[2 * nb + 1], p.DropPath[2 * nb + 2], p.DropPath[2 * nb + 3]);
+                var (b1Att, b1Mlp, b2Att, b2Mlp) = p.HeadDropPath!.Value;
                 w.Line("// b1 (global branch): the last block's copy on the whole stream, then token 0 and its LayerNorm");
                 w.Line($"BlockForward(O_B1, {last}, b1Acts + BlockSlot.XMid * b, y1, BlockSlotActs(b1Acts, b, branch), batch, TokenCount,");
                 w.Line($"    DropPathAt({L(b1Att.Offset)}), DropPathAt({L(b1Mlp.Offset)}));");
                 w.Line("_b.CopyRows(y1, (long)TokenCount * EmbedDim, tok, EmbedDim, batch, EmbedDim, 1f, false);");
                 w.Line($"_b.LayerNorm(tok, P + O_b1_1_weight, P + O_b1_1_bias, feat, tokMean, tokRstd, batch, EmbedDim, {Eps(p)});");
-                w.Line($"// JPM: shift by {s.JpmShift - 1}, shuffle in {s.JpmShuffleGroups} groups{(s.JpmRearrange ? "" : " (off: raster order)")}, "
-                    + $"{p.K} parts of {p.L} patches + cls -> ({p.K}·B, {p.Tp}, {p.D})");
-                w.Line($"_b.JpmGather({last}, parts, batch, PatchCount, EmbedDim, JpmParts, PartLength, JpmShift, JpmShuffleGroups, JpmRearrange);");
+                EmitJpmGather(w, p, last);
                 w.Line("// b2: one block shared by the parts, batched; token 0 of each part and its LayerNorm -> branches 1..K");
                 w.Line($"BlockForward(O_B2, parts, b2Acts + PartSlot.XMid * b, y2, PartSlotActs(b2Acts, b, branch), {Rows(p.K)}, PartTokens,");
                 w.Line($"    DropPathAt({L(b2Att.Offset)}), DropPathAt({L(b2Mlp.Offset)}));");

@@ -114,5 +114,34 @@ public sealed partial class TransReIDGenerator
         private static string Eps(ModelPlan p) => F(p.Spec.LayerNormEps);
 
         private static string Scale(ModelPlan p) => F(1.0 / Math.Sqrt(p.Dh));
+
+        // ---- calls shared by Embed and the training forward ----
+
+        /// <summary>The overlapping patch embedding input → cols → patches; <paramref name="note"/> ends its comment.</summary>
+        private static void EmitPatchEmbed(SourceWriter w, ModelPlan p, string note)
+        {
+            var s = p.Spec;
+            w.Line($"// patch embedding: (B, 3, {s.ImageHeight}, {s.ImageWidth}) -> (B, {p.N}, {p.D}); {note}");
+            w.Line("_b.PatchEmbed(input, cols, P + O_base_patch_embed_proj_weight, P + O_base_patch_embed_proj_bias, patches,");
+            w.Line("    batch, 3, ImageHeight, ImageWidth, PatchSize, StrideY, StrideX, PatchGridY, PatchGridX, EmbedDim);");
+        }
+
+        /// <summary>Token assembly patches → <paramref name="x"/>; <paramref name="arrow"/> leads the shape in its comment.</summary>
+        private static void EmitTokenEmbed(SourceWriter w, ModelPlan p, string x, string arrow)
+        {
+            bool sie = p.SieRows > 0;
+            w.Line($"// + cls, pos{(sie ? $", {D(p.Spec.SieCoefficient)} * sie[index]" : "")}{arrow} (B, {p.T}, {p.D})");
+            w.Line($"_b.TokenEmbed(patches, P + O_base_cls_token, P + O_base_pos_embed, {(sie ? "P + O_base_sie_embed, sieIndex" : $"{None}, {None}")},");
+            w.Line($"    {F(p.Spec.SieCoefficient)}, {x}, batch, TokenCount, EmbedDim);");
+        }
+
+        /// <summary>The JPM shift, shuffle and split of the stream <paramref name="x"/> into parts.</summary>
+        private static void EmitJpmGather(SourceWriter w, ModelPlan p, string x)
+        {
+            var s = p.Spec;
+            w.Line($"// JPM: shift by {s.JpmShift - 1}, shuffle in {s.JpmShuffleGroups} groups{(s.JpmRearrange ? "" : " (off: raster order)")}, "
+                + $"{p.K} parts of {p.L} patches + cls -> ({p.K}·B, {p.Tp}, {p.D})");
+            w.Line($"_b.JpmGather({x}, parts, batch, PatchCount, EmbedDim, JpmParts, PartLength, JpmShift, JpmShuffleGroups, JpmRearrange);");
+        }
     }
 }

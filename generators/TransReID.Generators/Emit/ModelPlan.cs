@@ -223,6 +223,9 @@ internal sealed class ModelPlan
     /// <summary>Stochastic-depth scale entries, in arena order (offsets in units of B floats).</summary>
     public List<DropPathEntry> DropPath { get; } = new();
 
+    /// <summary>The entries of b1 and b2 (attention, MLP each); null without JPM.</summary>
+    public (DropPathEntry B1Attention, DropPathEntry B1Mlp, DropPathEntry B2Attention, DropPathEntry B2Mlp)? HeadDropPath { get; private set; }
+
     /// <summary>Floats per sample of the stochastic-depth scales.</summary>
     public long DropPathPerSample { get; private set; }
 
@@ -336,10 +339,12 @@ internal sealed class ModelPlan
 
         // stochastic depth: entry 2l, 2l+1 = block l's attention and MLP branches; b1 and b2 use the last block's rate
         long at = 0;
-        void Entry(string name, int block, int samples)
+        DropPathEntry Entry(string name, int block, int samples)
         {
-            DropPath.Add(new DropPathEntry(name, at, samples, block));
+            var entry = new DropPathEntry(name, at, samples, block);
+            DropPath.Add(entry);
             at += samples;
+            return entry;
         }
 
         for (int l = 0; l < nb; l++)
@@ -350,10 +355,7 @@ internal sealed class ModelPlan
 
         if (s.Jpm)
         {
-            Entry("b1 attention", -1, 1);
-            Entry("b1 MLP", -1, 1);
-            Entry("b2 attention", -1, K);
-            Entry("b2 MLP", -1, K);
+            HeadDropPath = (Entry("b1 attention", -1, 1), Entry("b1 MLP", -1, 1), Entry("b2 attention", -1, K), Entry("b2 MLP", -1, K));
         }
 
         DropPathPerSample = at;
