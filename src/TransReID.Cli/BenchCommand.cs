@@ -181,12 +181,7 @@ internal static class BenchCommand
     {
         for (int i = 0; i < warmup; i++) call();
         var times = new double[steps];
-        for (int i = 0; i < steps; i++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            call();
-            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        }
+        for (int i = 0; i < steps; i++) times[i] = Time(call);
 
         return times;
     }
@@ -389,7 +384,8 @@ internal static class BenchCommand
         return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
     }
 
-    private static double Median(double[] values)
+    /// <summary>The median of <paramref name="values"/> (the mean of the middle two for an even count).</summary>
+    internal static double Median(double[] values)
     {
         double[] sorted = [.. values.Order()];
         int n = sorted.Length;
@@ -479,11 +475,9 @@ internal sealed record BenchPhase(
     public static BenchPhase Of(string call, int batch, int warmup, double[] timesMs, double flopsPerImage, long peakMemoryBytes, double? peakFlops,
         double? firstLoss, double? lastLoss)
     {
-        double[] sorted = [.. timesMs.Order()];
-        int n = sorted.Length;
-        double median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+        double median = BenchCommand.Median(timesMs);
         double seconds = median / 1e3, flops = flopsPerImage * batch / seconds;
-        return new BenchPhase(call, batch, warmup, n, timesMs, median, sorted[0], sorted[^1], batch / seconds, flopsPerImage, flops, peakFlops,
+        return new BenchPhase(call, batch, warmup, timesMs.Length, timesMs, median, timesMs.Min(), timesMs.Max(), batch / seconds, flopsPerImage, flops, peakFlops,
             flops / peakFlops, peakMemoryBytes, firstLoss, lastLoss);
     }
 }
