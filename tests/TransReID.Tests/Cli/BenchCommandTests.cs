@@ -10,11 +10,9 @@ namespace TransReID.Tests.Cli;
 [Collection(nameof(ConsoleCollection))]
 public sealed class BenchCommandTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "transreid-bench-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _temp = new();
 
-    public BenchCommandTests() => Directory.CreateDirectory(_dir);
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     private static void AssertPositive(JsonElement phase, string key)
     {
@@ -41,7 +39,7 @@ public sealed class BenchCommandTests : IDisposable
     [Fact]
     public void Bench_on_the_cpu_writes_every_number_as_json()
     {
-        string json = Path.Combine(_dir, "bench.json");
+        string json = Path.Combine(_temp.Path, "bench.json");
         var (code, stdout, err) = CliTests.Run("bench", "--preset", "tiny-demo", "--device", "cpu", "--batch", "8", "--embed-batch", "4",
             "--steps", "2", "--warmup", "1", "--json", json);
         Assert.True(code == 0, err);
@@ -69,13 +67,13 @@ public sealed class BenchCommandTests : IDisposable
         AssertPhase(root.GetProperty("embed"), "Embed", 4, 1, 2);
         Assert.True(root.GetProperty("memory").GetProperty("process_peak_working_set_bytes").GetInt64() > 0);
         Assert.Equal(JsonValueKind.Null, root.GetProperty("device_peak").ValueKind);
-        Assert.Empty(Directory.GetFiles(_dir, "*.tmp"));
+        Assert.Empty(Directory.GetFiles(_temp.Path, "*.tmp"));
     }
 
     [Fact]
     public void Train_steps_0_measures_only_embed()
     {
-        string json = Path.Combine(_dir, "embed.json");
+        string json = Path.Combine(_temp.Path, "embed.json");
         var (code, _, err) = CliTests.Run("bench", "--preset", "tiny-demo", "--device", "cpu", "--embed-batch", "3", "--steps", "2",
             "--train-steps", "0", "--embed-steps", "3", "--warmup", "0", "--json", json);
         Assert.True(code == 0, err);
@@ -120,7 +118,7 @@ public sealed class BenchCommandTests : IDisposable
     [Fact]
     public void A_json_file_in_a_missing_directory_is_refused_before_measuring()
     {
-        string json = Path.Combine(_dir, "missing", "bench.json");
+        string json = Path.Combine(_temp.Path, "missing", "bench.json");
         var (code, stdout, err) = CliTests.Run("bench", "--preset", "tiny-demo", "--device", "cpu", "--steps", "1", "--json", json);
         Assert.Equal(2, code);
         Assert.Contains("--json", err, StringComparison.Ordinal);

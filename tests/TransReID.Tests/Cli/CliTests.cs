@@ -19,12 +19,10 @@ public sealed class ConsoleCollection;
 [Collection(nameof(ConsoleCollection))]
 public sealed class CliTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "transreid-cli-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _temp = new();
     private readonly string _weights = Path.Combine(AppContext.BaseDirectory, "Fixtures", "tiny_jpm_sie", "weights.safetensors");
 
-    public CliTests() => Directory.CreateDirectory(_dir);
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     internal static (int Code, string Out, string Err) Run(params string[] args)
     {
@@ -47,7 +45,7 @@ public sealed class CliTests : IDisposable
 
     private string Images(string name, params string[] files)
     {
-        string dir = Path.Combine(_dir, name);
+        string dir = Path.Combine(_temp.Path, name);
         Directory.CreateDirectory(dir);
         int k = 0;
         foreach (var f in files)
@@ -67,7 +65,7 @@ public sealed class CliTests : IDisposable
     public void Embed_writes_embeddings_and_file_names_that_match_the_model()
     {
         string dir = Images("ok", "0002_c2s1_000001_01.png", "0001_c1s1_000001_01.png", "0001_c3s1_000002_01.png");
-        string output = Path.Combine(_dir, "out.safetensors");
+        string output = Path.Combine(_temp.Path, "out.safetensors");
         var (code, _, err) = Run("embed", "--preset", "tiny-demo", "--weights", _weights, "--images", dir, "--output", output, "--device", "cpu", "--batch", "2");
         Assert.True(code == 0, err);
         using var file = SafetensorsFile.Open(output);
@@ -91,20 +89,20 @@ public sealed class CliTests : IDisposable
     {
         string dir = Images("bad", "0001_c1s1_000001_01.png");
         File.WriteAllBytes(Path.Combine(dir, "0001_c2s1_000001_01.jpg"), [0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3]);
-        string output = Path.Combine(_dir, "bad.safetensors");
+        string output = Path.Combine(_temp.Path, "bad.safetensors");
         var (code, _, err) = Run("embed", "--preset", "tiny-demo", "--weights", _weights, "--images", dir, "--output", output, "--device", "cpu");
         Assert.Equal(2, code);
         Assert.Contains("0001_c2s1_000001_01.jpg", err, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", err, StringComparison.Ordinal);
         Assert.False(File.Exists(output));
-        Assert.Empty(Directory.GetFiles(_dir, "*.tmp*"));
+        Assert.Empty(Directory.GetFiles(_temp.Path, "*.tmp*"));
     }
 
     [Fact]
     public void Camera_side_information_without_a_camera_is_an_error_unless_given()
     {
         string dir = Images("nocam", "person_a.png", "person_b.png");
-        string output = Path.Combine(_dir, "cam.safetensors");
+        string output = Path.Combine(_temp.Path, "cam.safetensors");
         var (code, _, err) = Run("embed", "--preset", "tiny-demo", "--weights", _weights, "--images", dir, "--output", output, "--device", "cpu");
         Assert.Equal(2, code);
         Assert.Contains("camera side information", err, StringComparison.Ordinal);
@@ -120,7 +118,7 @@ public sealed class CliTests : IDisposable
     {
         string dir = Images("w", "0001_c1s1_000001_01.png");
         string other = Path.Combine(AppContext.BaseDirectory, "Fixtures", "tiny_base", "weights.safetensors");
-        var (code, _, err) = Run("embed", "--preset", "tiny-demo", "--weights", other, "--images", dir, "--output", Path.Combine(_dir, "x.safetensors"), "--device", "cpu");
+        var (code, _, err) = Run("embed", "--preset", "tiny-demo", "--weights", other, "--images", dir, "--output", Path.Combine(_temp.Path, "x.safetensors"), "--device", "cpu");
         Assert.Equal(2, code);
         Assert.Contains("missing key 'base.sie_embed'", err, StringComparison.Ordinal);
         Assert.Contains("expected shape [1, 51, 48], found [1, 9, 32]", err, StringComparison.Ordinal);
@@ -130,7 +128,7 @@ public sealed class CliTests : IDisposable
     public void Loss_prints_the_components_and_writes_every_gradient()
     {
         string dir = Images("loss", "0003_c1s1_000001_01.png", "0003_c2s1_000001_01.png", "0007_c1s1_000001_01.png", "0007_c3s1_000001_01.png");
-        string grads = Path.Combine(_dir, "grads.safetensors");
+        string grads = Path.Combine(_temp.Path, "grads.safetensors");
         var (code, stdout, err) = Run("loss", "--preset", "tiny-demo", "--weights", _weights, "--images", dir, "--drop-path", "0", "--gradients", grads, "--device", "cpu");
         Assert.True(code == 0, err);
         using var json = JsonDocument.Parse(stdout);
@@ -149,7 +147,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Unknown_preset_lists_the_presets()
     {
-        var (code, _, err) = Run("embed", "--preset", "nope", "--weights", _weights, "--images", _dir, "--output", Path.Combine(_dir, "x.safetensors"));
+        var (code, _, err) = Run("embed", "--preset", "nope", "--weights", _weights, "--images", _temp.Path, "--output", Path.Combine(_temp.Path, "x.safetensors"));
         Assert.Equal(2, code);
         Assert.Contains("market-vit-transreid-stride", err, StringComparison.Ordinal);
     }

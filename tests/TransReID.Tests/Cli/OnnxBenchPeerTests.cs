@@ -8,16 +8,14 @@ namespace TransReID.Tests.Cli;
 [Collection(nameof(ConsoleCollection))]
 public sealed class OnnxBenchPeerTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "transreid-peer-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _temp = new();
 
-    public OnnxBenchPeerTests() => Directory.CreateDirectory(_dir);
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     [Fact]
     public void Peer_onnxruntime_prints_both_rates_and_the_ratio_and_writes_them_as_json()
     {
-        string json = Path.Combine(_dir, "bench.json");
+        string json = Path.Combine(_temp.Path, "bench.json");
         var (code, stdout, err) = CliTests.Run("bench", "--preset", "tiny-demo", "--device", "cpu", "--train-steps", "0", "--embed-batch", "3",
             "--embed-steps", "3", "--warmup", "1", "--peer", "onnxruntime", "--json", json);
         Assert.True(code == 0, err);

@@ -16,11 +16,9 @@ namespace TransReID.Tests.Cli;
 [Collection(nameof(ConsoleCollection))]
 public sealed class WalkthroughTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "transreid-walk-" + Guid.NewGuid().ToString("N"));
+    private readonly TempDirectory _temp = new();
 
-    public WalkthroughTests() => Directory.CreateDirectory(_dir);
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _temp.Dispose();
 
     private static string RepositoryFile(string name)
     {
@@ -83,7 +81,7 @@ public sealed class WalkthroughTests : IDisposable
         Assert.Equal(["synth", "train", "eval"], commands.Select(c => c[0]));
 
         // the walkthrough's folders (demo/...) go under the test folder
-        string Map(string arg) => arg == "demo" || arg.StartsWith("demo/", StringComparison.Ordinal) ? Path.Combine(_dir, arg) : arg;
+        string Map(string arg) => arg == "demo" || arg.StartsWith("demo/", StringComparison.Ordinal) ? Path.Combine(_temp.Path, arg) : arg;
 
         foreach (string[] printed in commands)
         {
@@ -106,7 +104,7 @@ public sealed class WalkthroughTests : IDisposable
     [Fact]
     public void Synth_defaults_fit_the_tiny_demo_preset()
     {
-        string data = Path.Combine(_dir, "defaults");
+        string data = Path.Combine(_temp.Path, "defaults");
         var (code, _, err) = CliTests.Run("synth", "--out", data, "--images-per-camera", "2", "--height", "32", "--width", "16");
         Assert.True(code == 0, err);
         var dataset = DatasetReader.Open(data, "auto");
@@ -118,15 +116,15 @@ public sealed class WalkthroughTests : IDisposable
     [Fact]
     public void Unfit_batch_advice_is_in_images_and_possible()
     {
-        string data = Path.Combine(_dir, "few");
+        string data = Path.Combine(_temp.Path, "few");
         Assert.Equal(0, CliTests.Run("synth", "--out", data, "--ids", "10", "--images-per-camera", "2", "--height", "32", "--width", "16").Code);
-        var (code, _, err) = CliTests.Run("train", "--preset", "tiny-demo", "--data", data, "--out", Path.Combine(_dir, "r"), "--epochs", "1", "--device", "cpu");
+        var (code, _, err) = CliTests.Run("train", "--preset", "tiny-demo", "--data", data, "--out", Path.Combine(_temp.Path, "r"), "--epochs", "1", "--device", "cpu");
         Assert.Equal(2, code);
         Assert.Contains("use P of at most 5 identities (a batch of at most 20 images with K = 4, e.g. --batch 20)", err, StringComparison.Ordinal);
 
-        string two = Path.Combine(_dir, "two");
+        string two = Path.Combine(_temp.Path, "two");
         Assert.Equal(0, CliTests.Run("synth", "--out", two, "--ids", "2", "--images-per-camera", "2", "--height", "32", "--width", "16").Code);
-        (code, _, err) = CliTests.Run("train", "--preset", "tiny-demo", "--data", two, "--out", Path.Combine(_dir, "r2"), "--epochs", "1", "--device", "cpu", "--batch", "8");
+        (code, _, err) = CliTests.Run("train", "--preset", "tiny-demo", "--data", two, "--out", Path.Combine(_temp.Path, "r2"), "--epochs", "1", "--device", "cpu", "--batch", "8");
         Assert.Equal(2, code);
         Assert.Contains("the training split has 1 identity; the triplet loss needs at least 2", err, StringComparison.Ordinal);
         Assert.DoesNotContain("at most 1 identities", err, StringComparison.Ordinal);
@@ -135,7 +133,7 @@ public sealed class WalkthroughTests : IDisposable
     [Fact]
     public void Synth_into_a_non_empty_folder_is_refused_unless_force_and_force_only_empties_synth_folders()
     {
-        string data = Path.Combine(_dir, "data");
+        string data = Path.Combine(_temp.Path, "data");
         string[] small = ["--ids", "4", "--images-per-camera", "2", "--height", "32", "--width", "16"];
         Assert.Equal(0, CliTests.Run(["synth", "--out", data, .. small]).Code);
         int files = Directory.GetFiles(data, "*.jpg", SearchOption.AllDirectories).Length;
@@ -156,7 +154,7 @@ public sealed class WalkthroughTests : IDisposable
         Assert.Equal(2 * 3 * 2, Directory.GetFiles(data, "*.jpg", SearchOption.AllDirectories).Length);
 
         // a folder synth did not write, or with something else in it, is never emptied
-        string mine = Path.Combine(_dir, "mine");
+        string mine = Path.Combine(_temp.Path, "mine");
         Directory.CreateDirectory(mine);
         File.WriteAllText(Path.Combine(mine, "thesis.tex"), "precious");
         (code, _, err) = CliTests.Run(["synth", "--out", mine, .. small, "--force"]);
@@ -184,9 +182,9 @@ public sealed class WalkthroughTests : IDisposable
         Assert.SkipUnless(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "SIGTERM is a POSIX signal");
         string cli = Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "TransReID.Cli.exe" : "TransReID.Cli");
         Assert.SkipUnless(File.Exists(cli), "the CLI's app host is not next to the tests");
-        string data = Path.Combine(_dir, "sig-data");
+        string data = Path.Combine(_temp.Path, "sig-data");
         SyntheticDataset.Generate(data, ids: 8, cameras: 3, seed: 1, imagesPerIdPerCamera: 2, height: 32, width: 16);
-        string run = Path.Combine(_dir, "sig-run");
+        string run = Path.Combine(_temp.Path, "sig-run");
         var start = new ProcessStartInfo(cli)
         {
             RedirectStandardOutput = true,
