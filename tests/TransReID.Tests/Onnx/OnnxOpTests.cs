@@ -24,16 +24,11 @@ public sealed class OnnxOpTests : IDisposable
     private static readonly ModelInfo Info = TinyJpmSie.ModelInfo;
     private static readonly int D = Info.EmbedDim, T = Info.TokenCount, N = Info.TokenCount - 1, Hidden = Info.MlpHidden;
 
-    private readonly CpuBackend _cpu = new(2);
-    private readonly List<DeviceBuffer> _buffers = [];
+    private readonly CpuRig _rig = new(2);
     private readonly Dictionary<string, float[]> _weights = new(StringComparer.Ordinal);
     private int _seed = 1;
 
-    public void Dispose()
-    {
-        foreach (var b in _buffers) b.Dispose();
-        _cpu.Dispose();
-    }
+    public void Dispose() => _rig.Dispose();
 
     [Theory]
     [InlineData(1)]
@@ -43,7 +38,7 @@ public sealed class OnnxOpTests : IDisposable
         float[] images = Rand(batch * Info.ImageFloats, 1);
         float[] w = Weight("w", D * 3 * 8 * 8, 0.05), bias = Weight("b", D, 0.1);
         int gy = Info.PatchGridY, gx = Info.PatchGridX;
-        var expected = Cpu(batch * N * D, y => _cpu.PatchEmbed(Up(images), Alloc((long)batch * N * 3 * 64), Up(w), Up(bias), y,
+        var expected = Cpu(batch * N * D, y => _rig.Backend.PatchEmbed(_rig.Up(images), _rig.Alloc((long)batch * N * 3 * 64), _rig.Up(w), _rig.Up(bias), y,
             batch, 3, Info.ImageHeight, Info.ImageWidth, 8, 6, 6, gy, gx, D));
         var actual = Onnx(b => b.PatchEmbed(b.Images(), "w", "b", 8, 6, 6),
             ("images", images, [batch, 3, Info.ImageHeight, Info.ImageWidth]));
@@ -56,7 +51,7 @@ public sealed class OnnxOpTests : IDisposable
         float[] patches = Rand(Batch * N * D, 1);
         float[] cls = Weight("cls", D, 0.5), pos = Weight("pos", T * D, 0.5), sie = Weight("sie", Info.SieRows * D, 0.5);
         int[] cameras = [2, 0, 1];
-        var expected = Cpu(Batch * T * D, x => _cpu.TokenEmbed(Up(patches), Up(cls), Up(pos), Up(sie), Up(cameras), 3f, x, Batch, T, D));
+        var expected = Cpu(Batch * T * D, x => _rig.Backend.TokenEmbed(_rig.Up(patches), _rig.Up(cls), _rig.Up(pos), _rig.Up(sie), _rig.Up(cameras), 3f, x, Batch, T, D));
         var actual = Onnx(b => b.TokenEmbed(b.Input("patches", OnnxValue.Dynamic, N, D), "cls", "pos", "sie", b.SieIndex(), 3f),
             ("patches", patches, [Batch, N, D]), ("cameras", cameras.Select(c => (long)c).ToArray(), [Batch]));
         Close(actual, expected, "TokenEmbed");
@@ -67,7 +62,7 @@ public sealed class OnnxOpTests : IDisposable
     {
         float[] patches = Rand(Batch * N * D, 1);
         float[] cls = Weight("cls", D, 0.5), pos = Weight("pos", T * D, 0.5);
-        var expected = Cpu(Batch * T * D, x => _cpu.TokenEmbed(Up(patches), Up(cls), Up(pos), DevicePtr.Null, DevicePtr.Null, 3f, x, Batch, T, D));
+        var expected = Cpu(Batch * T * D, x => _rig.Backend.TokenEmbed(_rig.Up(patches), _rig.Up(cls), _rig.Up(pos), DevicePtr.Null, DevicePtr.Null, 3f, x, Batch, T, D));
         var actual = Onnx(b => b.TokenEmbed(b.Input("patches", OnnxValue.Dynamic, N, D), "cls", "pos", null, null, 3f), ("patches", patches, [Batch, N, D]));
         Close(actual, expected, "TokenEmbed (no SIE)");
     }
@@ -77,7 +72,7 @@ public sealed class OnnxOpTests : IDisposable
     {
         float[] x = Rand(Batch * T * D, 2, offset: 0.3);
         float[] g = Weight("g", D, 0.5, 1), beta = Weight("beta", D, 0.5);
-        var expected = Cpu(Batch * T * D, y => _cpu.LayerNorm(Up(x), Up(g), Up(beta), y, Alloc(Batch * T), Alloc(Batch * T), Batch * T, D, 1e-6f));
+        var expected = Cpu(Batch * T * D, y => _rig.Backend.LayerNorm(_rig.Up(x), _rig.Up(g), _rig.Up(beta), y, _rig.Alloc(Batch * T), _rig.Alloc(Batch * T), Batch * T, D, 1e-6f));
         var actual = Onnx(b => b.LayerNorm(b.Input("x", OnnxValue.Dynamic, T, D), "g", "beta", 1e-6f), ("x", x, [Batch, T, D]));
         Close(actual, expected, "LayerNorm");
     }
@@ -113,7 +108,7 @@ public sealed class OnnxOpTests : IDisposable
     {
         float[] x = Rand(Batch * T * D, 1);
         int k = Info.JpmParts, l = ShapeMath.PartLength(N, k);
-        var expected = Cpu((long)k * Batch * (l + 1) * D, p => _cpu.JpmGather(Up(x), p, Batch, N, D, k, l, Info.JpmShift, Info.JpmShuffleGroups, rearrange));
+        var expected = Cpu((long)k * Batch * (l + 1) * D, p => _rig.Backend.JpmGather(_rig.Up(x), p, Batch, N, D, k, l, Info.JpmShift, Info.JpmShuffleGroups, rearrange));
         var actual = Onnx(b => b.JpmParts(b.Input("x", OnnxValue.Dynamic, T, D), k, l, Info.JpmShift, Info.JpmShuffleGroups, rearrange), ("x", x, [Batch, T, D]));
         Assert.Equal(expected, actual); // a gather: exact
     }
@@ -123,7 +118,7 @@ public sealed class OnnxOpTests : IDisposable
     {
         float[] x = Rand(Batch * D, 1);
         float[] g = Weight("bn.weight", D, 0.5, 1), beta = Weight("bn.bias", D, 0.5), mean = Weight("bn.running_mean", D, 0.5), variance = Weight("bn.running_var", D, 0.4, 1);
-        var expected = Cpu(Batch * D, y => _cpu.BatchNormEval(Up(x), Up(g), Up(beta), Up(mean), Up(variance), y, Batch, D, 1e-5f));
+        var expected = Cpu(Batch * D, y => _rig.Backend.BatchNormEval(_rig.Up(x), _rig.Up(g), _rig.Up(beta), _rig.Up(mean), _rig.Up(variance), y, Batch, D, 1e-5f));
         var actual = Onnx(b => b.BatchNormEval(b.Input("x", OnnxValue.Dynamic, D), "bn", 1e-5f), ("x", x, [Batch, D]));
         Close(actual, expected, "BatchNormEval");
     }
@@ -132,7 +127,7 @@ public sealed class OnnxOpTests : IDisposable
     public void Gelu_is_exact_erf_gelu()
     {
         float[] x = Rand(Batch * Hidden, 1, scale: 4);
-        var expected = Cpu(Batch * Hidden, y => _cpu.Gelu(Up(x), y, Batch * Hidden));
+        var expected = Cpu(Batch * Hidden, y => _rig.Backend.Gelu(_rig.Up(x), y, Batch * Hidden));
         var actual = Onnx(b => b.Gelu(b.Input("x", OnnxValue.Dynamic, Hidden), "gelu"), ("x", x, [Batch, Hidden]));
         Close(actual, expected, "GELU");
     }
@@ -144,9 +139,9 @@ public sealed class OnnxOpTests : IDisposable
         float[] global = Rand(Batch * D, 1), parts = Rand(k * Batch * D, 2);
         var expected = Cpu(Batch * Info.FeatureDim, f =>
         {
-            _cpu.CopyRows(Up(global), D, f, Info.FeatureDim, Batch, D, 1f, false);
-            var p = Up(parts);
-            for (int i = 0; i < k; i++) _cpu.CopyRows(p + ((long)i * Batch * D), D, f + ((long)(i + 1) * D), Info.FeatureDim, Batch, D, 1f / k, false);
+            _rig.Backend.CopyRows(_rig.Up(global), D, f, Info.FeatureDim, Batch, D, 1f, false);
+            var p = _rig.Up(parts);
+            for (int i = 0; i < k; i++) _rig.Backend.CopyRows(p + ((long)i * Batch * D), D, f + ((long)(i + 1) * D), Info.FeatureDim, Batch, D, 1f / k, false);
         });
         var builder = Builder();
         var g = builder.Input("global", OnnxValue.Dynamic, D);
@@ -178,29 +173,29 @@ public sealed class OnnxOpTests : IDisposable
     private float[] CpuBlock(string p, float[] input, int samples, int tokens, bool qkvBias)
     {
         int rows = samples * tokens, heads = Info.Heads, dh = D / heads;
-        var W = (string name) => Up(_weights[p + name]);
-        var x = Up(input);
-        var ln = Alloc(rows * D);
-        var qkv = Alloc(rows * 3 * D);
-        var probs = Alloc((long)samples * heads * tokens * tokens);
-        var att = Alloc(rows * D);
-        var branch = Alloc(rows * D);
-        var mid = Alloc(rows * D);
-        var h = Alloc((long)rows * Hidden);
-        var y = Alloc(rows * D);
-        var stats = Alloc(2 * rows);
-        _cpu.LayerNorm(x, W("norm1.weight"), W("norm1.bias"), ln, stats, stats + rows, rows, D, 1e-6f);
-        _cpu.Linear(ln, W("attn.qkv.weight"), qkvBias ? W("attn.qkv.bias") : DevicePtr.Null, qkv, rows, D, 3 * D);
-        _cpu.Attention(qkv, probs, att, samples, tokens, heads, dh, 1f / MathF.Sqrt(dh));
-        _cpu.Linear(att, W("attn.proj.weight"), W("attn.proj.bias"), branch, rows, D, D);
-        _cpu.Residual(x, branch, DevicePtr.Null, mid, samples, (long)tokens * D);
-        _cpu.LayerNorm(mid, W("norm2.weight"), W("norm2.bias"), ln, stats, stats + rows, rows, D, 1e-6f);
-        _cpu.Linear(ln, W("mlp.fc1.weight"), W("mlp.fc1.bias"), h, rows, D, Hidden);
-        _cpu.Gelu(h, h, (long)rows * Hidden);
-        _cpu.Linear(h, W("mlp.fc2.weight"), W("mlp.fc2.bias"), branch, rows, Hidden, D);
-        _cpu.Residual(mid, branch, DevicePtr.Null, y, samples, (long)tokens * D);
+        var W = (string name) => _rig.Up(_weights[p + name]);
+        var x = _rig.Up(input);
+        var ln = _rig.Alloc(rows * D);
+        var qkv = _rig.Alloc(rows * 3 * D);
+        var probs = _rig.Alloc((long)samples * heads * tokens * tokens);
+        var att = _rig.Alloc(rows * D);
+        var branch = _rig.Alloc(rows * D);
+        var mid = _rig.Alloc(rows * D);
+        var h = _rig.Alloc((long)rows * Hidden);
+        var y = _rig.Alloc(rows * D);
+        var stats = _rig.Alloc(2 * rows);
+        _rig.Backend.LayerNorm(x, W("norm1.weight"), W("norm1.bias"), ln, stats, stats + rows, rows, D, 1e-6f);
+        _rig.Backend.Linear(ln, W("attn.qkv.weight"), qkvBias ? W("attn.qkv.bias") : DevicePtr.Null, qkv, rows, D, 3 * D);
+        _rig.Backend.Attention(qkv, probs, att, samples, tokens, heads, dh, 1f / MathF.Sqrt(dh));
+        _rig.Backend.Linear(att, W("attn.proj.weight"), W("attn.proj.bias"), branch, rows, D, D);
+        _rig.Backend.Residual(x, branch, DevicePtr.Null, mid, samples, (long)tokens * D);
+        _rig.Backend.LayerNorm(mid, W("norm2.weight"), W("norm2.bias"), ln, stats, stats + rows, rows, D, 1e-6f);
+        _rig.Backend.Linear(ln, W("mlp.fc1.weight"), W("mlp.fc1.bias"), h, rows, D, Hidden);
+        _rig.Backend.Gelu(h, h, (long)rows * Hidden);
+        _rig.Backend.Linear(h, W("mlp.fc2.weight"), W("mlp.fc2.bias"), branch, rows, Hidden, D);
+        _rig.Backend.Residual(mid, branch, DevicePtr.Null, y, samples, (long)tokens * D);
         var r = new float[rows * D];
-        _cpu.Download(y, r);
+        _rig.Backend.Download(y, r);
         return r;
     }
 
@@ -224,32 +219,9 @@ public sealed class OnnxOpTests : IDisposable
 
     private float[] Cpu(long outputs, Action<DevicePtr> op)
     {
-        var y = Alloc(outputs);
+        var y = _rig.Alloc(outputs);
         op(y);
-        var r = new float[outputs];
-        _cpu.Download(y, r);
-        return r;
-    }
-
-    private DevicePtr Alloc(long n)
-    {
-        var b = _cpu.Allocate(n);
-        _buffers.Add(b);
-        return b.Ptr;
-    }
-
-    private DevicePtr Up(float[] data)
-    {
-        var p = Alloc(data.Length);
-        _cpu.Upload(data, p);
-        return p;
-    }
-
-    private DevicePtr Up(int[] data)
-    {
-        var p = Alloc(data.Length);
-        _cpu.Upload(data, p);
-        return p;
+        return _rig.Down(y, outputs);
     }
 
     private float[] Weight(string name, int n, double scale, double offset = 0)
