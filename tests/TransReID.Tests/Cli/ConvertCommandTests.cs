@@ -13,7 +13,7 @@ namespace TransReID.Tests.Cli;
 [Collection(nameof(ConsoleCollection))]
 public sealed class ConvertCommandTests : IDisposable
 {
-    private readonly TempFolder _dir = new();
+    private readonly TempDirectory _dir = new();
     private readonly string _weights = Path.Combine(AppContext.BaseDirectory, "Fixtures", "tiny_jpm_sie", "weights.safetensors");
 
     public void Dispose() => _dir.Dispose();

@@ -9,7 +9,7 @@ namespace TransReID.Tests.Cli;
 [Collection(nameof(ConsoleCollection))]
 public sealed class InstallTests : IDisposable
 {
-    private readonly TempFolder _dir = new();
+    private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

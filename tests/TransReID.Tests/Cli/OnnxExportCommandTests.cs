@@ -4,6 +4,7 @@ using System.Linq;
 using TransReID.Cli.Presets;
 using TransReID.Runtime;
 using TransReID.Tests.IO;
+using TransReID.Tests.Model;
 using TransReID.Tests.Onnx;
 
 namespace TransReID.Tests.Cli;
@@ -12,7 +13,7 @@ namespace TransReID.Tests.Cli;
 [Collection(nameof(ConsoleCollection))]
 public sealed class OnnxExportCommandTests : IDisposable
 {
-    private readonly TempFolder _dir = new();
+    private readonly TempDirectory _dir = new();
     private readonly string _weights = Path.Combine(AppContext.BaseDirectory, "Fixtures", "tiny_jpm_sie", "weights.safetensors");
 
     public void Dispose() => _dir.Dispose();
@@ -36,7 +37,7 @@ public sealed class OnnxExportCommandTests : IDisposable
         var embed = new float[4 * info.FeatureDim];
         model.Embed(images, cameras, [], embed);
         float[] onnx = OnnxTestKit.RunModel(session, info, images, cameras, []);
-        Assert.True(OnnxTestKit.RelativeL2(onnx, embed) <= 1e-5, $"relative L2 {OnnxTestKit.RelativeL2(onnx, embed):E3}");
+        Assert.True(Fixture.RelativeL2(onnx, embed) <= 1e-5, $"relative L2 {Fixture.RelativeL2(onnx, embed):E3}");
     }
 
     [Fact]

@@ -71,7 +71,7 @@ public sealed class PthFileTests
     public void Every_truncation_is_a_PthException(string name)
     {
         byte[] bytes = File.ReadAllBytes(PthFixtures.File(name));
-        using var dir = new TempFolder();
+        using var dir = new TempDirectory();
         string path = dir.File("cut.pth");
         // the zip's directory is at the end, the legacy storages too: every cut must be noticed
         foreach (int length in new[] { 0, 1, 7, 8, 30, 100, bytes.Length / 3, bytes.Length / 2, bytes.Length - 200, bytes.Length - 23, bytes.Length - 1 })
@@ -85,7 +85,7 @@ public sealed class PthFileTests
     [Fact]
     public void Text_and_tar_are_not_checkpoints()
     {
-        using var dir = new TempFolder();
+        using var dir = new TempDirectory();
         string text = dir.File("notes.pth");
         File.WriteAllText(text, "these are not the weights you are looking for");
         Assert.Contains("not a PyTorch checkpoint", Assert.Throws<PthException>(() => PthFile.Open(text)).Message, StringComparison.Ordinal);

@@ -54,7 +54,7 @@ public sealed class PthFuzzTests
     public Task Mutated_checkpoints_open_or_throw_PthException() => Task.Run(() =>
     {
         byte[][] originals = Array.ConvertAll(s_small, n => File.ReadAllBytes(PthFixtures.File(n)));
-        using var dir = new TempFolder();
+        using var dir = new TempDirectory();
         int opened = 0, refused = 0;
         Mutation(originals.Length).Sample(m =>
         {
@@ -92,7 +92,7 @@ public sealed class PthFuzzTests
     public Task Mutated_TransReID_checkpoints_load_or_throw_the_documented_exceptions() => Task.Run(() =>
     {
         byte[][] originals = [File.ReadAllBytes(PthFixtures.File("transreid_legacy_f16.pth")), File.ReadAllBytes(PthFixtures.File("imagenet_zip.pth"))];
-        using var dir = new TempFolder();
+        using var dir = new TempDirectory();
         Mutation(originals.Length).Sample(m =>
         {
             byte[] bytes = Mutate(originals[m.File], m, new Random(HashCode.Combine(m.A, m.B, m.Value)));

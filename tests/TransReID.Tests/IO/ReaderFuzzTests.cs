@@ -30,7 +30,7 @@ public sealed class ReaderFuzzTests : IDisposable
     /// <summary>The stated memory bound of one case.</summary>
     public const long MaxBytesPerCase = 64L << 20;
 
-    private readonly TempFolder _dir = new();
+    private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

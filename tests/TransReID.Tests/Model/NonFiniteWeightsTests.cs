@@ -11,7 +11,7 @@ namespace TransReID.Tests.Model;
 public sealed class NonFiniteWeightsTests : IDisposable
 {
     private static readonly string s_weights = Path.Combine(AppContext.BaseDirectory, "Fixtures", "tiny_jpm_sie", "weights.safetensors");
-    private readonly TempFolder _dir = new();
+    private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

@@ -139,7 +139,7 @@ public sealed class PthLoadingTests
     [Fact]
     public void Pretrained_weights_survive_a_safetensors_round_trip()
     {
-        using var dir = new TempFolder();
+        using var dir = new TempDirectory();
         using var model = PthImageNet.Create(Device.Cpu, 1);
         model.LoadPretrained(PthFixtures.File("imagenet_zip.pth"), seed: 3);
         string path = dir.File("converted.safetensors");

@@ -42,9 +42,10 @@ public class OnnxModelExportTests(ITestOutputHelper output)
     public void Onnx_runtime_equals_Embed_at_batch_1_7_32(string name)
     {
         using var model = Create(name);
-        using var file = OnnxTestKit.TempModel();
-        model.ExportOnnx(file.Path);
-        using var session = OnnxTestKit.Open(file.Path);
+        using var fileDir = new TempDirectory();
+        string file = fileDir.File("model.onnx");
+        model.ExportOnnx(file);
+        using var session = OnnxTestKit.Open(file);
         foreach (int batch in new[] { 1, 7, 32 })
             AssertSame(model, session, batch, seed: batch, name);
     }
@@ -55,9 +56,10 @@ public class OnnxModelExportTests(ITestOutputHelper output)
         // ViT-B/16, stride 12, camera SIE, JPM: our CPU Embed runs a few images a second here, so batch 32 is left
         // to the tiny models (same graph code) to keep this file under a minute.
         using var model = MarketVitTransReIDStride.Create(Device.Cpu, 5);
-        using var file = OnnxTestKit.TempModel();
-        model.ExportOnnx(file.Path, new OnnxExportOptions { Preset = "market-vit-transreid-stride" });
-        using var session = OnnxTestKit.Open(file.Path);
+        using var fileDir = new TempDirectory();
+        string file = fileDir.File("model.onnx");
+        model.ExportOnnx(file, new OnnxExportOptions { Preset = "market-vit-transreid-stride" });
+        using var session = OnnxTestKit.Open(file);
         Assert.Equal("market-vit-transreid-stride", session.ModelMetadata.CustomMetadataMap["transreid.preset"]);
         foreach (int batch in new[] { 1, 7 })
             AssertSame(model, session, batch, seed: batch, "market-vit-transreid-stride");
@@ -67,9 +69,10 @@ public class OnnxModelExportTests(ITestOutputHelper output)
     public void Exported_model_loads_with_declared_inputs_outputs_and_metadata()
     {
         using var model = Create("tiny_view_odd");
-        using var file = OnnxTestKit.TempModel();
-        model.ExportOnnx(file.Path, new OnnxExportOptions { Preset = "tiny-view-odd" });
-        using var session = OnnxTestKit.Open(file.Path);
+        using var fileDir = new TempDirectory();
+        string file = fileDir.File("model.onnx");
+        model.ExportOnnx(file, new OnnxExportOptions { Preset = "tiny-view-odd" });
+        using var session = OnnxTestKit.Open(file);
         var info = model.Info;
 
         Assert.Equal(["images", "cameras", "views"], session.InputNames);
@@ -103,12 +106,14 @@ public class OnnxModelExportTests(ITestOutputHelper output)
     {
         using var model = Create("tiny_jpm_sie");
         var info = model.Info;
-        using var open = OnnxTestKit.TempModel();
-        using var fixedFile = OnnxTestKit.TempModel();
-        model.ExportOnnx(open.Path);
-        model.ExportOnnx(fixedFile.Path, new OnnxExportOptions { FixedCamera = 2 });
-        using var openSession = OnnxTestKit.Open(open.Path);
-        using var fixedSession = OnnxTestKit.Open(fixedFile.Path);
+        using var openDir = new TempDirectory();
+        string open = openDir.File("model.onnx");
+        using var fixedFileDir = new TempDirectory();
+        string fixedFile = fixedFileDir.File("model.onnx");
+        model.ExportOnnx(open);
+        model.ExportOnnx(fixedFile, new OnnxExportOptions { FixedCamera = 2 });
+        using var openSession = OnnxTestKit.Open(open);
+        using var fixedSession = OnnxTestKit.Open(fixedFile);
         Assert.Equal(["images"], fixedSession.InputNames);
 
         const int batch = 5;
@@ -118,8 +123,8 @@ public class OnnxModelExportTests(ITestOutputHelper output)
         float[] baked = OnnxTestKit.Run(fixedSession, ("images", images, [batch, 3, info.ImageHeight, info.ImageWidth]));
         float[] embed = new float[batch * info.FeatureDim];
         model.Embed(images, cameras, [], embed);
-        Assert.True(OnnxTestKit.RelativeL2(baked, fed) <= 1e-6, $"fixed camera vs fed camera: {OnnxTestKit.RelativeL2(baked, fed):E3}");
-        Assert.True(OnnxTestKit.RelativeL2(baked, embed) <= Tolerance, $"fixed camera vs Embed: {OnnxTestKit.RelativeL2(baked, embed):E3}");
+        Assert.True(Fixture.RelativeL2(baked, fed) <= 1e-6, $"fixed camera vs fed camera: {Fixture.RelativeL2(baked, fed):E3}");
+        Assert.True(Fixture.RelativeL2(baked, embed) <= Tolerance, $"fixed camera vs Embed: {Fixture.RelativeL2(baked, embed):E3}");
     }
 
     [Theory]
@@ -130,9 +135,10 @@ public class OnnxModelExportTests(ITestOutputHelper output)
     {
         using var model = Create("tiny_view_odd");
         var info = model.Info;
-        using var file = OnnxTestKit.TempModel();
-        model.ExportOnnx(file.Path, new OnnxExportOptions { FixedCamera = camera, FixedView = view });
-        using var session = OnnxTestKit.Open(file.Path);
+        using var fileDir = new TempDirectory();
+        string file = fileDir.File("model.onnx");
+        model.ExportOnnx(file, new OnnxExportOptions { FixedCamera = camera, FixedView = view });
+        using var session = OnnxTestKit.Open(file);
         const int batch = 4;
         float[] images = OnnxTestKit.Images(info, batch, 12);
         int[] cameras = camera is int c ? [.. Enumerable.Repeat(c, batch)] : OnnxTestKit.Ids(batch, info.Cameras, 1);
@@ -144,7 +150,7 @@ public class OnnxModelExportTests(ITestOutputHelper output)
         float[] onnx = OnnxTestKit.Run(session, [.. inputs]);
         float[] embed = new float[batch * info.FeatureDim];
         model.Embed(images, cameras, views, embed);
-        double err = OnnxTestKit.RelativeL2(onnx, embed);
+        double err = Fixture.RelativeL2(onnx, embed);
         Assert.True(err <= Tolerance, $"camera {camera}, view {view}: relative L2 {err:E3}");
     }
 
@@ -155,9 +161,10 @@ public class OnnxModelExportTests(ITestOutputHelper output)
     {
         using var model = Create(name);
         var info = model.Info;
-        using var file = OnnxTestKit.TempModel();
-        model.ExportOnnx(file.Path, new OnnxExportOptions { IncludePreprocessing = true });
-        using var session = OnnxTestKit.Open(file.Path);
+        using var fileDir = new TempDirectory();
+        string file = fileDir.File("model.onnx");
+        model.ExportOnnx(file, new OnnxExportOptions { IncludePreprocessing = true });
+        using var session = OnnxTestKit.Open(file);
         Assert.Equal(typeof(byte), session.InputMetadata["images"].ElementType);
         Assert.Equal([-1, info.ImageHeight, info.ImageWidth, 3], session.InputMetadata["images"].Dimensions);
         Assert.Equal("inside", session.ModelMetadata.CustomMetadataMap["transreid.preprocessing"]);
@@ -183,7 +190,7 @@ public class OnnxModelExportTests(ITestOutputHelper output)
         var inputs = new System.Collections.Generic.List<(string, Array, long[])> { ("images", pixels, [batch, h, w, 3]) };
         if (info.UsesCameras) inputs.Add(("cameras", OnnxTestKit.Longs(cameras), [batch]));
         float[] onnx = OnnxTestKit.Run(session, [.. inputs]);
-        double err = OnnxTestKit.RelativeL2(onnx, embed);
+        double err = Fixture.RelativeL2(onnx, embed);
         Assert.True(err <= Tolerance, $"{name} with preprocessing: relative L2 {err:E3}");
     }
 
@@ -191,9 +198,10 @@ public class OnnxModelExportTests(ITestOutputHelper output)
     public void Opset_21_export_runs_the_same()
     {
         using var model = Create("tiny_view_odd");
-        using var file = OnnxTestKit.TempModel();
-        model.ExportOnnx(file.Path, new OnnxExportOptions { Opset = 21 });
-        using var session = OnnxTestKit.Open(file.Path);
+        using var fileDir = new TempDirectory();
+        string file = fileDir.File("model.onnx");
+        model.ExportOnnx(file, new OnnxExportOptions { Opset = 21 });
+        using var session = OnnxTestKit.Open(file);
         AssertSame(model, session, 3, 4, "opset 21");
     }
 
@@ -202,9 +210,10 @@ public class OnnxModelExportTests(ITestOutputHelper output)
     {
         using var model = Create("tiny_jpm_sie");
         var info = model.Info;
-        using var file = OnnxTestKit.TempModel();
-        model.ExportOnnx(file.Path);
-        using var session = OnnxTestKit.Open(file.Path);
+        using var fileDir = new TempDirectory();
+        string file = fileDir.File("model.onnx");
+        model.ExportOnnx(file);
+        using var session = OnnxTestKit.Open(file);
         int h = info.ImageHeight, w = info.ImageWidth;
 
         var shape = Assert.Throws<OnnxRuntimeException>(() => OnnxTestKit.Run(session,
@@ -262,7 +271,7 @@ public class OnnxModelExportTests(ITestOutputHelper output)
         var embed = new float[batch * info.FeatureDim];
         model.Embed(images, cameras, views, embed);
         float[] onnx = OnnxTestKit.RunModel(session, info, images, cameras, views);
-        double err = OnnxTestKit.RelativeL2(onnx, embed);
+        double err = Fixture.RelativeL2(onnx, embed);
         output.WriteLine($"{name} batch {batch}: relative L2 {err:E3}");
         Assert.True(err <= Tolerance, $"{name} batch {batch}: ONNX Runtime vs Embed relative L2 {err:E3} > {Tolerance:E0}");
     }

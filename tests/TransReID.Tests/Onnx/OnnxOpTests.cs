@@ -211,9 +211,10 @@ public sealed class OnnxOpTests : IDisposable
 
     private static float[] Run(OnnxGraphBuilder builder, params (string Name, Array Data, long[] Shape)[] inputs)
     {
-        using var file = OnnxTestKit.TempModel();
-        builder.Save(file.Path);
-        using InferenceSession session = OnnxTestKit.Open(file.Path);
+        using var fileDir = new TempDirectory();
+        string file = fileDir.File("model.onnx");
+        builder.Save(file);
+        using InferenceSession session = OnnxTestKit.Open(file);
         return OnnxTestKit.Run(session, inputs);
     }
 

@@ -84,9 +84,6 @@ internal static class OnnxTestKit
 
     public static long[] Longs(int[] ids) => [.. ids.Select(i => (long)i)];
 
-    public static double RelativeL2(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected) =>
-        Model.Fixture.RelativeL2(actual, expected);
-
     /// <summary>ONNX Runtime's features for a model exported without fixed ids.</summary>
     public static float[] RunModel(InferenceSession session, ModelInfo info, float[] images, int[] cameras, int[] views)
     {
@@ -95,25 +92,5 @@ internal static class OnnxTestKit
         if (info.UsesCameras) inputs.Add(("cameras", Longs(cameras), [batch]));
         if (info.UsesViews) inputs.Add(("views", Longs(views), [batch]));
         return Run(session, [.. inputs]);
-    }
-
-    /// <summary>A temporary .onnx path, deleted with the returned scope.</summary>
-    public static TempFile TempModel() => new(Path.Combine(Path.GetTempPath(), $"trid-onnx-{Guid.NewGuid():N}.onnx"));
-
-    internal sealed class TempFile(string path) : IDisposable
-    {
-        public string Path { get; } = path;
-
-        public void Dispose()
-        {
-            try
-            {
-                File.Delete(Path);
-            }
-            catch (IOException)
-            {
-                // best effort
-            }
-        }
     }
 }
