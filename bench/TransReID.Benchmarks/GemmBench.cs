@@ -136,6 +136,7 @@ internal static unsafe partial class GemmBench
         foreach (var l in layers) yield return new Shape($"dW {l.Name}", true, false, l.Out, l.In, m8);
         foreach (var l in layers) yield return new Shape($"dX {l.Name}", false, false, m8, l.In, l.Out);
         foreach (var l in layers) yield return new Shape($"fwd b16 {l.Name}", false, true, m16, l.Out, l.In);
+        foreach (var l in layers) yield return new Shape($"fwd b1 {l.Name}", false, true, Tokens, l.Out, l.In);
     }
 
     /// <summary>Median GFLOP/s per provider; the providers alternate within each timed round.</summary>
@@ -172,7 +173,7 @@ internal static unsafe partial class GemmBench
     }
 
     /// <summary>Seconds on the wall clock, or CPU seconds of the calling thread.</summary>
-    private static double Now(bool threadClock)
+    internal static double Now(bool threadClock)
     {
         if (!threadClock) return Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
         Timespec ts;

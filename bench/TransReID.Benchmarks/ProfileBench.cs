@@ -10,7 +10,7 @@ using TransReID.Runtime.Model;
 namespace TransReID.Benchmarks;
 
 /// <summary>
-/// <c>profile [--batch N] [--train]</c>: wall time per backend op of one Embed (or TrainStep) of the Market stride
+/// <c>profile [--batch N] [--train] [--runs N]</c>: wall time per backend op of one Embed (or TrainStep) of the Market stride
 /// model, through a timing proxy around the CPU backend. Ops are synchronous on the CPU, so each call's time is its cost.
 /// </summary>
 internal static class ProfileBench
@@ -19,6 +19,7 @@ internal static class ProfileBench
     {
         int batch = args.Contains("--batch") ? int.Parse(args[Array.IndexOf(args, "--batch") + 1], CultureInfo.InvariantCulture) : 8;
         bool train = args.Contains("--train");
+        int runs = args.Contains("--runs") ? int.Parse(args[Array.IndexOf(args, "--runs") + 1], CultureInfo.InvariantCulture) : 1;
         var timing = new TimingBackend(new CpuBackend());
         using var model = MarketStride.Create(timing, 1);
         var rng = new Rng(7);
@@ -36,11 +37,12 @@ internal static class ProfileBench
         Once();
         timing.Times.Clear();
         var sw = Stopwatch.StartNew();
-        Once();
-        double total = sw.Elapsed.TotalSeconds;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{(train ? "TrainStep" : "Embed")} batch {batch}: {total:F3} s, {CpuGemm.Describe()}"));
+        for (int r = 0; r < runs; r++) Once();
+        double total = sw.Elapsed.TotalSeconds / runs;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{(train ? "TrainStep" : "Embed")} batch {batch}: {total:F3} s (mean of {runs} after 1 warm-up), {CpuGemm.Describe()}"));
         foreach (var (op, (t, n)) in timing.Times.OrderByDescending(kv => kv.Value.Seconds))
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {op,-24} {t,8:F3} s  {100 * t / total,5:F1}%  {n,5} calls"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {op,-24} {t / runs,8:F3} s  {100 * t / runs / total,5:F1}%  {n / runs,5} calls"));
         return 0;
     }
 }

@@ -73,6 +73,9 @@ internal sealed class TimingBackend(IBackend inner) : IBackend
             _inner.Synchronize();
     }
 
+    public void DeclareConstantWeights(DevicePtr start, long elements, long version) =>
+        _inner.DeclareConstantWeights(start, elements, version);
+
     public void Linear(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int m, int k, int n)
     {
         using (Time())

@@ -77,6 +77,19 @@ public abstract class BackendBase : IBackend
         SynchronizeCore();
     }
 
+    /// <inheritdoc/>
+    public void DeclareConstantWeights(DevicePtr start, long elements, long version)
+    {
+        BackendChecks.DeclareConstantWeights(start, elements);
+        Enter();
+        DeclareConstantWeightsCore(start, elements, version);
+    }
+
+    /// <summary>Keeps nothing by default: a backend with derived weight forms overrides this.</summary>
+    protected virtual void DeclareConstantWeightsCore(DevicePtr start, long elements, long version)
+    {
+    }
+
     // ---- dense layers -------------------------------------------------------------------------------------
 
     /// <inheritdoc/>

@@ -68,6 +68,13 @@ internal static class BackendChecks
         return true;
     }
 
+    /// <summary>Arguments of <see cref="IBackend.DeclareConstantWeights"/>: a range needs its start (0 elements ends it).</summary>
+    public static void DeclareConstantWeights(DevicePtr start, long elements)
+    {
+        const string op = nameof(IBackend.DeclareConstantWeights);
+        if (AnyElements(elements, nameof(elements), op)) NotNull(start, nameof(start), op);
+    }
+
     /// <summary>Arguments of <see cref="IBackend.Linear"/>.</summary>
     public static void Linear(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int m, int k, int n)
     {

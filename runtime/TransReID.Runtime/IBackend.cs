@@ -41,6 +41,16 @@ public interface IBackend : IDisposable
     /// <summary>Waits until every queued call has finished.</summary>
     void Synchronize();
 
+    /// <summary>
+    /// Declares [<paramref name="start"/>, start + <paramref name="elements"/>) as weights that stay unchanged for as
+    /// long as <paramref name="version"/> does, until the next call; <paramref name="elements"/> = 0 ends the
+    /// declaration. While a range is declared a backend may compute derived forms of the weights in it once and reuse
+    /// them in later calls with the same start, length and version (the CPU backend keeps each Linear weight packed for
+    /// its GEMM kernel; CUDA ignores it). The caller must not write into a declared range without ending the
+    /// declaration or declaring a new version. The generated <c>Embed</c> declares the parameters for its duration.
+    /// </summary>
+    void DeclareConstantWeights(DevicePtr start, long elements, long version);
+
     // ---- dense layers -------------------------------------------------------------------------------------
 
     /// <summary>y[M,N] = x[M,K] · w[N,K]ᵀ + b[N] (b may be null). PyTorch <c>nn.Linear</c>.</summary>

@@ -27,6 +27,8 @@ internal static class BackendArgumentCases
         Range("Zero negative", (b, p) => b.Zero(p, -1), "Zero: elements must not be negative."),
         Null("Zero null", (b, p) => b.Zero(N, 5), "Zero: destination must not be null."),
         Null("Copy from null", (b, p) => b.Copy(N, p, 5), "Copy: source must not be null."),
+        Null("DeclareConstantWeights null start", (b, p) => b.DeclareConstantWeights(N, 5, 1), "DeclareConstantWeights: start must not be null."),
+        Range("DeclareConstantWeights negative", (b, p) => b.DeclareConstantWeights(p, -1, 1), "DeclareConstantWeights: elements must not be negative."),
         Range("Linear m = 0", (b, p) => b.Linear(p, p, N, p, 0, 4, 4), "Linear: m must be positive."),
         Null("Linear null w", (b, p) => b.Linear(p, N, N, p, 2, 4, 4), "Linear: w must not be null."),
         Null("LinearBackward null dy", (b, p) => b.LinearBackward(N, p, p, p, p, N, 2, 4, 4, false), "LinearBackward: dy must not be null."),

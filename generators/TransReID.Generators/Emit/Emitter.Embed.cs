@@ -49,6 +49,9 @@ public sealed partial class TransReIDGenerator
                     {{Ptr}} P = _core.Parameters.Ptr;
                     {{Ptr}} A = _core.Arena(batch, 0, EmbedArenaFloats(batch));
                     long b = batch;
+                    // the parameters are constant during Embed: the backend may reuse forms it derived from them
+                    // in earlier calls (the CPU backend's packed Linear weights) until they change
+                    using var constants = _core.ConstantParameters();
                     """);
                 w.Line("// the arena's buffers (table EmbedArena above)");
                 foreach (var buf in p.Eval.Buffers) w.Line($"var {buf.Name} = A + EmbedArena.{buf.ConstantName} * b;");

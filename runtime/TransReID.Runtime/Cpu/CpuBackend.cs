@@ -15,6 +15,7 @@ namespace TransReID.Runtime.Cpu;
 public sealed unsafe class CpuBackend : BackendBase
 {
     private readonly CpuParallel _par;
+    private readonly ConstantWeights _constants = new();
 
     /// <summary>Creates the backend; <paramref name="threads"/> defaults to <see cref="Environment.ProcessorCount"/>.</summary>
     public CpuBackend(int? threads = null)
@@ -78,8 +79,25 @@ public sealed unsafe class CpuBackend : BackendBase
     // ---- dense layers -------------------------------------------------------------------------------------
 
     /// <inheritdoc/>
-    protected override void LinearCore(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int m, int k, int n) =>
-        CpuLinear.Forward(_par, x.F, w.F, b.F, y.F, m, k, n);
+    protected override void LinearCore(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int m, int k, int n)
+    {
+        if (_constants.Find(w.F, n, k, _par) is { } packed) PackedGemm.Linear(_par, x.F, m, packed, b.F, y.F);
+        else CpuLinear.Forward(_par, x.F, w.F, b.F, y.F, m, k, n);
+    }
+
+    /// <summary>Linear weights inside a declared range are packed once (on first use) and reused while it stays declared.</summary>
+    protected override void DeclareConstantWeightsCore(DevicePtr start, long elements, long version) =>
+        _constants.Declare(start.F, elements, version);
+
+    /// <summary>Frees the packed constant weights.</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _constants.Dispose();
+        base.Dispose(disposing);
+    }
+
+    /// <summary>Floats held by packed constant weights (for tests and memory reports).</summary>
+    internal long PackedWeightFloats => _constants.Floats;
 
     /// <inheritdoc/>
     protected override void LinearBackwardCore(DevicePtr dy, DevicePtr x, DevicePtr w, DevicePtr dx, DevicePtr dw, DevicePtr db, int m, int k, int n, bool accumulateDx) =>

@@ -70,6 +70,15 @@ internal static unsafe class GemmDriver
     /// <summary>Threads a parallel call uses.</summary>
     public static int ThreadCount => Environment.ProcessorCount;
 
+    /// <summary>The micro-kernel of <paramref name="kind"/> and its tile (MR rows × NR columns).</summary>
+    internal static delegate*<int, float*, float*, float*, nint, float, float, void> Kernel(GemmKernelKind kind, out int mr, out int nr)
+    {
+        Config cfg = GetConfig(kind);
+        mr = cfg.Mr;
+        nr = cfg.Nr;
+        return cfg.Kernel;
+    }
+
     /// <summary>Human-readable kernel description, e.g. "AVX-512 14×32".</summary>
     public static string DescribeKernel()
     {
@@ -220,7 +229,7 @@ internal static unsafe class GemmDriver
     /// A 64-byte-aligned native buffer that grows on demand and is kept per thread (packing buffers are reused across
     /// calls instead of allocated per call); freed by the finalizer once its thread has gone.
     /// </summary>
-    private sealed class NativeBuffer
+    internal sealed class NativeBuffer
     {
         private float* _ptr;
         private long _capacity;

@@ -97,6 +97,7 @@ public sealed partial class ModelCore
         }
 
         Backend.Upload(host, Parameters.Ptr);
+        ParameterVersion++;
         Array.Copy(counters, NumBatchesTracked, counters.Length);
         return report;
     }
@@ -219,6 +220,7 @@ public sealed partial class ModelCore
         }
 
         Backend.Upload(host, Parameters.Ptr);
+        ParameterVersion++;
         Array.Clear(NumBatchesTracked);
         Step = 0;
         return report;

@@ -49,8 +49,31 @@ public sealed partial class ModelCore : IDisposable
     /// <summary>Floats in the parameter buffer.</summary>
     public long ParameterCount { get; }
 
-    /// <summary>The flat parameter buffer (parameters and BatchNorm running statistics).</summary>
+    /// <summary>
+    /// The flat parameter buffer (parameters and BatchNorm running statistics). Code that writes into it other than
+    /// through this class must call <see cref="ParametersChanged"/> afterwards.
+    /// </summary>
     public DeviceBuffer Parameters { get; }
+
+    /// <summary>
+    /// Changes whenever this class writes the parameters (initialisation, loading, <see cref="WriteParameter"/>, an
+    /// optimiser step) or <see cref="ParametersChanged"/> is called: what <see cref="ConstantParameters"/> declares.
+    /// </summary>
+    public long ParameterVersion { get; private set; }
+
+    /// <summary>Records a write into <see cref="Parameters"/> made from outside this class.</summary>
+    public void ParametersChanged() => ParameterVersion++;
+
+    /// <summary>
+    /// Declares the parameters constant at the current <see cref="ParameterVersion"/> until the scope is disposed
+    /// (<see cref="IBackend.DeclareConstantWeights"/>): the generated <c>Embed</c> runs inside one, so the CPU backend
+    /// packs each Linear weight once and reuses it in every later Embed until the parameters change.
+    /// </summary>
+    public ConstantParametersScope ConstantParameters()
+    {
+        Backend.DeclareConstantWeights(Parameters.Ptr, ParameterCount, ParameterVersion);
+        return new ConstantParametersScope(Backend);
+    }
 
     /// <summary>The flat gradient buffer, same layout.</summary>
     public DeviceBuffer Gradients { get; }
@@ -111,6 +134,7 @@ public sealed partial class ModelCore : IDisposable
     public void Initialize(int seed)
     {
         Backend.Upload(ScratchValues(seed), Parameters.Ptr);
+        ParameterVersion++;
         Array.Clear(NumBatchesTracked);
         Step = 0;
     }
@@ -172,6 +196,7 @@ public sealed partial class ModelCore : IDisposable
         var p = _table[IndexOf(name)];
         if (values.Length != p.Count) throw new ArgumentException($"'{name}' has {p.Count} values ({p.ShapeText}), got {values.Length}", nameof(values));
         Backend.Upload(values, Parameters.Ptr + p.Offset);
+        ParameterVersion++;
     }
 
     /// <summary>Saves every tensor under its official name (F32; <c>num_batches_tracked</c> as I64 scalars), atomically.</summary>
@@ -203,6 +228,7 @@ public sealed partial class ModelCore : IDisposable
         if (fresh) Step = 0;
 
         Step++;
+        ParameterVersion++;
         foreach (var p in _table)
         {
             if (!p.IsTrainable) continue;

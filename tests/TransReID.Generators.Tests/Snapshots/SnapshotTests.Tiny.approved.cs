@@ -602,6 +602,9 @@ partial class Outer
                 global::TransReID.Runtime.DevicePtr P = _core.Parameters.Ptr;
                 global::TransReID.Runtime.DevicePtr A = _core.Arena(batch, 0, EmbedArenaFloats(batch));
                 long b = batch;
+                // the parameters are constant during Embed: the backend may reuse forms it derived from them
+                // in earlier calls (the CPU backend's packed Linear weights) until they change
+                using var constants = _core.ConstantParameters();
                 // the arena's buffers (table EmbedArena above)
                 var input = A + EmbedArena.Input * b;
                 var sieIndex = A + EmbedArena.SieIndex * b;

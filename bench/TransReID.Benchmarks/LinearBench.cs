@@ -1,0 +1,153 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Runtime.InteropServices;
+using TransReID.Runtime.Cpu;
+
+namespace TransReID.Benchmarks;
+
+/// <summary>
+/// <c>linear</c>: GFLOP/s of the eval forward's Linear, y = x·Wᵀ + b, on the four Linear shapes of a ViT-B block at
+/// batch 1 (M = 211) and batch 8 (M = 1688), three ways one after the other (OpenBLAS last, its spinning workers would slow the next): OpenBLAS (<c>cblas_sgemm</c>, which
+/// packs W on every call), the managed kernel through <see cref="CpuGemm.Sgemm"/> (packs W on every call), and
+/// <see cref="PackedGemm"/> with W packed once beforehand (what the CPU backend does while a model declares its
+/// weights constant). All with bias, 2 threads, wall clock, median of the timed rounds. <c>--kc N</c> sets the packed
+/// slice depth, <c>--mc N</c> the packed task rows.
+/// </summary>
+internal static unsafe class LinearBench
+{
+    private const string Usage = "usage: linear [--runs 15] [--warmup 3] [--kc 256] [--mc 240] [--filter text] [--serial] [--cold]";
+
+    private static bool Cold;
+
+    public static int Run(string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        int runs = 15, warmup = 3;
+        string filter = "";
+        bool serial = args.Contains("--serial");
+        Cold = args.Contains("--cold");
+        args = args.Where(a => a is not "--serial" and not "--cold").ToArray();
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] is "-h" or "--help")
+            {
+                Console.WriteLine(Usage);
+                return 0;
+            }
+            string option = args[i];
+            string? value = i + 1 < args.Length ? args[++i] : null;
+            switch (option)
+            {
+                case "--runs" when int.TryParse(value, CultureInfo.InvariantCulture, out runs) && runs >= 1: break;
+                case "--warmup" when int.TryParse(value, CultureInfo.InvariantCulture, out warmup) && warmup >= 0: break;
+                case "--kc" when int.TryParse(value, CultureInfo.InvariantCulture, out int kc) && kc >= 8: PackedGemm.Kc = kc; break;
+                case "--mc" when int.TryParse(value, CultureInfo.InvariantCulture, out int mc) && mc >= 1: PackedGemm.McRows = mc; break;
+                case "--filter" when value is not null: filter = value; break;
+                default:
+                    Console.Error.WriteLine($"linear: bad option '{option}' {value}. {Usage}");
+                    return 2;
+            }
+        }
+
+        var par = new CpuParallel(serial ? 1 : Environment.ProcessorCount);
+        bool openBlas = CpuGemm.OpenBlasAvailable && (!serial || OpenBlas.TrySetThreadCount(1));
+        Console.WriteLine($"# CPU Linear (y = x·Wᵀ + b), {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; " +
+            (serial ? "1 thread, the calling thread's CPU time, " : $"{par.Threads} threads, wall clock, ") +
+            (Cold ? "weights read from memory (--cold), " : "weights in cache, ") +
+            $"median of {runs} runs after {warmup} per way (packed, managed, then OpenBLAS); load average {System.IO.File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine($"managed: {GemmDriver.DescribeKernel()}; packed once: KC = {PackedGemm.Kc}, task rows {PackedGemm.McRows}; " +
+            $"OpenBLAS: {(openBlas ? "present" : "absent")}");
+        Console.WriteLine();
+        Console.WriteLine("| Linear | M | N | K | OpenBLAS GFLOP/s | managed GFLOP/s | packed once GFLOP/s | packed / best other |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        (string Name, int In, int Out)[] layers = [("qkv", 768, 2304), ("proj", 768, 768), ("fc1", 768, 3072), ("fc2", 3072, 768)];
+        foreach (int m in new[] { 211, 1688 })
+        {
+            foreach (var (name, k, n) in layers)
+            {
+                string label = $"{name} b{m / 211}";
+                if (!label.Contains(filter, StringComparison.OrdinalIgnoreCase)) continue;
+                double[] g = Measure(par, m, n, k, runs, warmup, openBlas, serial);
+                string ob = openBlas ? g[0].ToString("F1", CultureInfo.InvariantCulture) : "-";
+                double best = Math.Max(openBlas ? g[0] : 0, g[1]);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {label} | {m} | {n} | {k} | {ob} | {g[1]:F1} | {g[2]:F1} | {g[2] / best:F2}× |"));
+            }
+        }
+        return 0;
+    }
+
+    private static double[] Measure(CpuParallel par, int m, int n, int k, int runs, int warmup, bool openBlas, bool serial)
+    {
+        float* x = Alloc((long)m * k, 1), b = Alloc(n, 3), y = Alloc((long)m * n, 4);
+        // --cold: enough copies of the weight (96 MiB in all, 3× the L3) that each call reads its weight from memory,
+        // as in the model, where the Linear weights of a forward (340 MB) never stay cached between their uses.
+        int copies = Cold ? (int)Math.Max(2, (96L << 20) / ((long)n * k * sizeof(float))) : 1;
+        var ws = new nint[copies];
+        var packs = new PackedWeight[copies];
+        for (int c = 0; c < copies; c++)
+        {
+            ws[c] = (nint)Alloc((long)n * k, 2 + c);
+            packs[c] = new PackedWeight((float*)ws[c], n, k, GemmDriver.KernelKind, PackedGemm.Kc, par);
+        }
+        var saved = CpuGemm.Provider;
+        try
+        {
+            var seconds = new List<double>[3] { new(), new(), new() };
+            // Way by way, OpenBLAS last: its pthread workers keep spinning after a call and would slow whatever runs next.
+            foreach (int way in new[] { 2, 1, 0 })
+            {
+                if (way == 0 && !openBlas) continue;
+                for (int round = -warmup; round < runs; round++)
+                {
+                    int copy = (round + warmup) % copies;
+                    float* w = (float*)ws[copy];
+                    double start = GemmBench.Now(serial);
+                    if (way == 2) PackedGemm.Linear(par, x, m, packs[copy], b, y);
+                    else if (way == 1)
+                    {
+                        CpuGemm.Provider = GemmProvider.Managed;
+                        CpuLinear.Forward(par, x, w, b, y, m, k, n);
+                    }
+                    else
+                    {
+                        // as CpuLinear with OpenBLAS: bias rows, then cblas_sgemm with beta = 1 (here also on one thread)
+                        for (int r = 0; r < m; r++) new ReadOnlySpan<float>(b, n).CopyTo(new Span<float>(y + (long)r * n, n));
+                        OpenBlas.Sgemm(false, true, m, n, k, 1f, x, k, w, k, 1f, y, n);
+                    }
+                    if (round >= 0) seconds[way].Add(GemmBench.Now(serial) - start);
+                }
+            }
+            double flops = 2.0 * m * n * k;
+            return seconds.Select(s => s.Count == 0 ? 0 : flops / Median(s) / 1e9).ToArray();
+        }
+        finally
+        {
+            CpuGemm.Provider = saved;
+            NativeMemory.AlignedFree(x);
+            for (int c = 0; c < copies; c++)
+            {
+                NativeMemory.AlignedFree((void*)ws[c]);
+                packs[c].Dispose();
+            }
+            NativeMemory.AlignedFree(b);
+            NativeMemory.AlignedFree(y);
+        }
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private static float* Alloc(long count, int seed)
+    {
+        var p = (float*)NativeMemory.AlignedAlloc((nuint)(count * sizeof(float)), 64);
+        var rng = new Random(seed);
+        for (long i = 0; i < count; i++) p[i] = rng.NextSingle() - 0.5f;
+        return p;
+    }
+}

@@ -1,0 +1,139 @@
+using System;
+using System.Runtime.InteropServices;
+using TransReID.Runtime.Cpu;
+
+namespace TransReID.Runtime.Tests.Cpu;
+
+/// <summary>
+/// <see cref="PackedGemm"/> (Linear with the weight packed once) against a float64 reference, through every task plan:
+/// serial, column tasks sharing one packed x (few rows), row tasks packing their own rows (many rows), K in several
+/// slices, edge tiles in both directions, no bias, one row; every managed kernel family the hardware runs. y starts
+/// as NaN: the first slice must overwrite it. Then <see cref="ConstantWeights"/> through <see cref="CpuBackend"/>: what
+/// is packed, when it is reused, and that a new version or an ended declaration reads the weight as it is.
+/// </summary>
+public unsafe class PackedGemmTests
+{
+    // (m, n, k, kc): one tile; primes across MR/NR; K = 600 in 3 slices of 200 (kc 256); k below the 8-wide transposes;
+    // m·n·k ≥ the parallel threshold with few rows (column tasks, shared x) and with many (row tasks); M = 1 with a
+    // weight big enough to go parallel; N = 3072 fc1-like at batch 1.
+    public static TheoryData<int, int, int, int, int> Cases()
+    {
+        var data = new TheoryData<int, int, int, int, int>();
+        (int M, int N, int K, int Kc)[] shapes =
+        [
+            (1, 1, 1, 256), (37, 53, 29, 256), (7, 33, 600, 256), (13, 31, 5, 8), (211, 300, 600, 256), (1300, 40, 100, 64),
+            (700, 45, 300, 128), (1, 3072, 768, 256), (211, 3072, 64, 256),
+        ];
+        foreach (GemmKernelKind kind in Enum.GetValues<GemmKernelKind>())
+        {
+            if (kind > GemmDriver.BestKernel) continue;
+            foreach (var (m, n, k, kc) in shapes) data.Add((int)kind, m, n, k, kc);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Packed_linear_matches_reference(int kernelKind, int m, int n, int k, int kc)
+    {
+        var par = new CpuParallel(2);
+        var rng = new Random(m * 31 + n * 7 + k);
+        float[] x = Values(rng, m * k), w = Values(rng, n * k), b = Values(rng, n);
+        foreach (bool withBias in (bool[])[true, false])
+        {
+            float[] y = new float[m * n];
+            Array.Fill(y, float.NaN);
+            fixed (float* px = x, pw = w, pb = b, py = y)
+            {
+                using var packed = new PackedWeight(pw, n, k, (GemmKernelKind)kernelKind, kc, par);
+                Assert.True(packed.KcStep <= kc && packed.Panels * packed.Nr >= n);
+                PackedGemm.Linear(par, px, m, packed, withBias ? pb : null, py);
+            }
+            AssertMatches(x, w, withBias ? b : null, y, m, n, k, $"kernel {(GemmKernelKind)kernelKind}, {m}×{n}×{k}, kc {kc}, bias {withBias}");
+        }
+    }
+
+    [Fact]
+    public void Declared_weights_are_packed_once_and_dropped_with_a_new_version()
+    {
+        const int m = 9, n = 40, k = 24;
+        using var backend = new CpuBackend(2);
+        var rng = new Random(5);
+        float[] x = Values(rng, m * k), w = Values(rng, n * k), b = Values(rng, n), w2 = Values(rng, n * k);
+        using var weights = backend.Allocate(n * k + n + 16);
+        using var bufX = backend.Allocate(m * k);
+        using var bufY = backend.Allocate(m * n);
+        var pw = weights.Ptr;
+        var pb = weights.Ptr + n * k;
+        backend.Upload(w, pw);
+        backend.Upload(b, pb);
+        backend.Upload(x, bufX.Ptr);
+        float[] Run()
+        {
+            backend.Linear(bufX.Ptr, pw, pb, bufY.Ptr, m, k, n);
+            var y = new float[m * n];
+            backend.Download(bufY.Ptr, y);
+            return y;
+        }
+
+        // not declared: nothing packed
+        AssertMatches(x, w, b, Run(), m, n, k, "undeclared");
+        Assert.Equal(0, backend.PackedWeightFloats);
+
+        // declared: packed on first use, the same copy reused
+        backend.DeclareConstantWeights(weights.Ptr, n * k + n + 16, 1);
+        AssertMatches(x, w, b, Run(), m, n, k, "declared, first use");
+        long packedFloats = backend.PackedWeightFloats;
+        Assert.True(packedFloats >= n * k, $"packed {packedFloats} floats");
+        AssertMatches(x, w, b, Run(), m, n, k, "declared, reused");
+        Assert.Equal(packedFloats, backend.PackedWeightFloats);
+
+        // the declaration ended: the weight is read as it is, though its packed copy is kept
+        backend.DeclareConstantWeights(DevicePtr.Null, 0, 0);
+        backend.Upload(w2, pw);
+        AssertMatches(x, w2, b, Run(), m, n, k, "after the declaration ended");
+        Assert.Equal(packedFloats, backend.PackedWeightFloats);
+
+        // a new version drops the old copy and packs the new weight
+        backend.DeclareConstantWeights(weights.Ptr, n * k + n + 16, 2);
+        Assert.Equal(0, backend.PackedWeightFloats);
+        AssertMatches(x, w2, b, Run(), m, n, k, "new version");
+        Assert.Equal(packedFloats, backend.PackedWeightFloats);
+        backend.DeclareConstantWeights(DevicePtr.Null, 0, 0);
+
+        // a weight outside the declared range is not packed
+        backend.DeclareConstantWeights(weights.Ptr + n * k, n + 16, 3);
+        AssertMatches(x, w2, b, Run(), m, n, k, "weight outside the range");
+        Assert.Equal(0, backend.PackedWeightFloats);
+        backend.DeclareConstantWeights(DevicePtr.Null, 0, 0);
+    }
+
+    private static float[] Values(Random rng, int count)
+    {
+        var v = new float[count];
+        for (int i = 0; i < count; i++) v[i] = rng.NextSingle() * 2 - 1;
+        return v;
+    }
+
+    /// <summary>|y − ref| ≤ (k + 2)·ε·(Σ|x·w| + |b|) elementwise, ref = x·Wᵀ + b in float64.</summary>
+    private static void AssertMatches(float[] x, float[] w, float[]? b, float[] y, int m, int n, int k, string what)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                double r = b is null ? 0 : b[j], mag = b is null ? 0 : Math.Abs(b[j]);
+                for (int p = 0; p < k; p++)
+                {
+                    double t = (double)x[i * k + p] * w[j * k + p];
+                    r += t;
+                    mag += Math.Abs(t);
+                }
+                double tol = (k + 2) * 1.1920929e-7 * mag + 1e-30;
+                float got = y[i * n + j];
+                if (!(Math.Abs(got - r) <= tol))
+                    Assert.Fail($"{what}: y[{i},{j}] = {got}, reference {r} (tolerance {tol:E2})");
+            }
+        }
+    }
+}
