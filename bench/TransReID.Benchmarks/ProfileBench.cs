@@ -10,7 +10,7 @@ using TransReID.Runtime.Model;
 namespace TransReID.Benchmarks;
 
 /// <summary>
-/// <c>profile [--batch N] [--train] [--runs N]</c>: wall time per backend op of one Embed (or TrainStep) of the Market stride
+/// <c>profile [--batch N] [--train] [--runs N] [--by-shape] [--kc N] [--mc N]</c>: wall time per backend op of one Embed (or TrainStep) of the Market stride
 /// model, through a timing proxy around the CPU backend. Ops are synchronous on the CPU, so each call's time is its cost.
 /// </summary>
 internal static class ProfileBench
@@ -20,7 +20,9 @@ internal static class ProfileBench
         int batch = args.Contains("--batch") ? int.Parse(args[Array.IndexOf(args, "--batch") + 1], CultureInfo.InvariantCulture) : 8;
         bool train = args.Contains("--train");
         int runs = args.Contains("--runs") ? int.Parse(args[Array.IndexOf(args, "--runs") + 1], CultureInfo.InvariantCulture) : 1;
-        var timing = new TimingBackend(new CpuBackend());
+        if (args.Contains("--kc")) PackedGemm.Kc = int.Parse(args[Array.IndexOf(args, "--kc") + 1], CultureInfo.InvariantCulture);
+        if (args.Contains("--mc")) PackedGemm.McRows = int.Parse(args[Array.IndexOf(args, "--mc") + 1], CultureInfo.InvariantCulture);
+        var timing = new TimingBackend(new CpuBackend()) { ByShape = args.Contains("--by-shape") };
         using var model = MarketStride.Create(timing, 1);
         var rng = new Rng(7);
         var images = new float[batch * MarketStride.ImageFloats];
@@ -42,7 +44,7 @@ internal static class ProfileBench
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{(train ? "TrainStep" : "Embed")} batch {batch}: {total:F3} s (mean of {runs} after 1 warm-up), {CpuGemm.Describe()}"));
         foreach (var (op, (t, n)) in timing.Times.OrderByDescending(kv => kv.Value.Seconds))
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {op,-24} {t / runs,8:F3} s  {100 * t / runs / total,5:F1}%  {n / runs,5} calls"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {op,-26} {t / runs,8:F3} s  {100 * t / runs / total,5:F1}%  {n / runs,5} calls"));
         return 0;
     }
 }

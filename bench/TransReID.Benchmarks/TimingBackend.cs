@@ -14,6 +14,9 @@ internal sealed class TimingBackend(IBackend inner) : IBackend
 
     public Dictionary<string, (double Seconds, int Calls)> Times { get; } = new();
 
+    /// <summary>Whether Linear calls are timed per shape (M×N×K) instead of together.</summary>
+    public bool ByShape { get; init; }
+
     public string Name => _inner.Name;
 
     /// <summary>Starts timing the calling member; the call is added to <see cref="Times"/> when the scope ends.</summary>
@@ -78,7 +81,7 @@ internal sealed class TimingBackend(IBackend inner) : IBackend
 
     public void Linear(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int m, int k, int n)
     {
-        using (Time())
+        using (Time(ByShape ? $"Linear {m}×{n}×{k}" : nameof(Linear)))
             _inner.Linear(x, w, b, y, m, k, n);
     }
 

@@ -7,7 +7,7 @@ cat $here/header.cs
 cat $here/updates.cs
 python3 $here/gen.py Kernel14x32 Vector512 16 14 2 "AVX-512 kernel: MR = 14, NR = 32 (two zmm per row)."
 echo
-python3 $here/gen.py Kernel6x16 Vector256 8 6 2 "AVX2 kernel: MR = 6, NR = 16 (two ymm per row; 12 accumulators of 16 registers)."
+python3 $here/gen.py Kernel4x24 Vector256 8 4 3 "AVX2 kernel: MR = 4, NR = 24 (three ymm per row; 12 accumulators + 3 B vectors + 1 broadcast = all 16 registers)."
 echo
 python3 $here/gen.py Kernel4x8 Vector128 4 4 2 "Vector128 kernel (SSE/NEON, or software where neither exists): MR = 4, NR = 8."
 echo '}'

@@ -135,56 +135,50 @@ internal static unsafe class GemmKernels
         Update(c + 13 * ldc + 16, c13_1, va, vb, mode);
     }
 
-    /// <summary>AVX2 kernel: MR = 6, NR = 16 (two ymm per row; 12 accumulators of 16 registers).</summary>
+    /// <summary>AVX2 kernel: MR = 4, NR = 24 (three ymm per row; 12 accumulators + 3 B vectors + 1 broadcast = all 16 registers).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel6x16(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    public static void Kernel4x24(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
     {
-        Vector256<float> c0_0 = default, c0_1 = default;
-        Vector256<float> c1_0 = default, c1_1 = default;
-        Vector256<float> c2_0 = default, c2_1 = default;
-        Vector256<float> c3_0 = default, c3_1 = default;
-        Vector256<float> c4_0 = default, c4_1 = default;
-        Vector256<float> c5_0 = default, c5_1 = default;
+        Vector256<float> c0_0 = default, c0_1 = default, c0_2 = default;
+        Vector256<float> c1_0 = default, c1_1 = default, c1_2 = default;
+        Vector256<float> c2_0 = default, c2_1 = default, c2_2 = default;
+        Vector256<float> c3_0 = default, c3_1 = default, c3_2 = default;
         if (Sse.IsSupported)
         {
-            for (int r = 0; r < 6; r++)
+            for (int r = 0; r < 4; r++)
             {
                 float* row = c + r * ldc;
-                Sse.Prefetch0(row); Sse.Prefetch0(row + 8); Sse.Prefetch0(row + 15);
+                Sse.Prefetch0(row); Sse.Prefetch0(row + 12); Sse.Prefetch0(row + 23);
             }
         }
         for (int p = 0; p < kc; p++)
         {
-            Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8);
+            Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8), b2 = Vector256.Load(b + 16);
             Vector256<float> av = Vector256.Create(a[0]);
-            c0_0 = Vector256.FusedMultiplyAdd(av, b0, c0_0); c0_1 = Vector256.FusedMultiplyAdd(av, b1, c0_1);
+            c0_0 = Vector256.FusedMultiplyAdd(av, b0, c0_0); c0_1 = Vector256.FusedMultiplyAdd(av, b1, c0_1); c0_2 = Vector256.FusedMultiplyAdd(av, b2, c0_2);
             av = Vector256.Create(a[1]);
-            c1_0 = Vector256.FusedMultiplyAdd(av, b0, c1_0); c1_1 = Vector256.FusedMultiplyAdd(av, b1, c1_1);
+            c1_0 = Vector256.FusedMultiplyAdd(av, b0, c1_0); c1_1 = Vector256.FusedMultiplyAdd(av, b1, c1_1); c1_2 = Vector256.FusedMultiplyAdd(av, b2, c1_2);
             av = Vector256.Create(a[2]);
-            c2_0 = Vector256.FusedMultiplyAdd(av, b0, c2_0); c2_1 = Vector256.FusedMultiplyAdd(av, b1, c2_1);
+            c2_0 = Vector256.FusedMultiplyAdd(av, b0, c2_0); c2_1 = Vector256.FusedMultiplyAdd(av, b1, c2_1); c2_2 = Vector256.FusedMultiplyAdd(av, b2, c2_2);
             av = Vector256.Create(a[3]);
-            c3_0 = Vector256.FusedMultiplyAdd(av, b0, c3_0); c3_1 = Vector256.FusedMultiplyAdd(av, b1, c3_1);
-            av = Vector256.Create(a[4]);
-            c4_0 = Vector256.FusedMultiplyAdd(av, b0, c4_0); c4_1 = Vector256.FusedMultiplyAdd(av, b1, c4_1);
-            av = Vector256.Create(a[5]);
-            c5_0 = Vector256.FusedMultiplyAdd(av, b0, c5_0); c5_1 = Vector256.FusedMultiplyAdd(av, b1, c5_1);
-            a += 6;
-            b += 16;
+            c3_0 = Vector256.FusedMultiplyAdd(av, b0, c3_0); c3_1 = Vector256.FusedMultiplyAdd(av, b1, c3_1); c3_2 = Vector256.FusedMultiplyAdd(av, b2, c3_2);
+            a += 4;
+            b += 24;
         }
         Vector256<float> va = Vector256.Create(alpha), vb = Vector256.Create(beta);
         int mode = beta == 0 ? 0 : beta == 1 ? 1 : 2;
         Update(c, c0_0, va, vb, mode);
         Update(c + 8, c0_1, va, vb, mode);
+        Update(c + 16, c0_2, va, vb, mode);
         Update(c + ldc, c1_0, va, vb, mode);
         Update(c + ldc + 8, c1_1, va, vb, mode);
+        Update(c + ldc + 16, c1_2, va, vb, mode);
         Update(c + 2 * ldc, c2_0, va, vb, mode);
         Update(c + 2 * ldc + 8, c2_1, va, vb, mode);
+        Update(c + 2 * ldc + 16, c2_2, va, vb, mode);
         Update(c + 3 * ldc, c3_0, va, vb, mode);
         Update(c + 3 * ldc + 8, c3_1, va, vb, mode);
-        Update(c + 4 * ldc, c4_0, va, vb, mode);
-        Update(c + 4 * ldc + 8, c4_1, va, vb, mode);
-        Update(c + 5 * ldc, c5_0, va, vb, mode);
-        Update(c + 5 * ldc + 8, c5_1, va, vb, mode);
+        Update(c + 3 * ldc + 16, c3_2, va, vb, mode);
     }
 
     /// <summary>Vector128 kernel (SSE/NEON, or software where neither exists): MR = 4, NR = 8.</summary>

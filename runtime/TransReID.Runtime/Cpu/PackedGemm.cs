@@ -108,8 +108,8 @@ internal sealed unsafe class PackedWeight : IDisposable
 internal static unsafe class PackedGemm
 {
     /// <summary>
-    /// KC of packed weights (deepest slice). 256 keeps the AVX2 B micro-panel (256 × 16 floats, 16 KiB) in half of
-    /// the 32 KiB L1d; measured in docs/benchmarks.md. Settable for measurement; weights packed earlier keep theirs.
+    /// KC of packed weights (deepest slice). 256 keeps the AVX2 B micro-panel (256 × 24 floats, 24 KiB) in the 32 KiB
+    /// L1d; 256 against 512 and 768 is measured in docs/benchmarks.md. Settable for measurement; weights packed earlier keep theirs.
     /// </summary>
     public static int Kc { get; set; } = 256;
 

@@ -21,12 +21,12 @@ public class GemmTests
 
     private const string NoOpenBlas = "libopenblas.so.0 is not installed (apt-get install libopenblas0-pthread); the OpenBLAS path is untestable here.";
 
-    // m, n, k: unit, primes, edge tiles around MR (14/6/4) and NR (32/16/8), K across KC (768 for AVX-512, 256 for the
+    // m, n, k: unit, primes, edge tiles around MR (14/4/4) and NR (32/24/8), K across KC (768 for AVX-512, 256 for the
     // narrower kernels; K is cut into equal slices), k below the 8-wide packing transposes. Each runs serial and
     // parallel, with (alpha 1, beta 0, tight strides) and (alpha -0.75, beta 0.5, padded strides).
     private static readonly (int M, int N, int K)[] SmallShapes =
     [
-        (1, 1, 1), (37, 53, 29), (1, 300, 17), (300, 1, 17), (14, 32, 8), (15, 33, 257), (13, 31, 1), (15, 33, 800), (16, 64, 7),
+        (1, 1, 1), (4, 24, 3), (9, 49, 260), (37, 53, 29), (1, 300, 17), (300, 1, 17), (14, 32, 8), (15, 33, 257), (13, 31, 1), (15, 33, 800), (16, 64, 7),
     ];
 
     // Larger, each run once: M across MC (336 rows for AVX-512) on one thread, several row tasks, K across KC in
