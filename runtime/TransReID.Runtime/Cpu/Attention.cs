@@ -1,19 +1,64 @@
 using System;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace TransReID.Runtime.Cpu;
 
 /// <summary>
-/// Multi-head self-attention core (docs/model.md#transformer-block): per (sample, head) pair, strided views straight into qkv[B,T,3D]
-/// (leading dimension 3D, no transposed copies), single-threaded GEMMs, pairs spread over the threads.
+/// Multi-head self-attention core (docs/model.md#transformer-block), reading strided views straight into qkv[B,T,3D]
+/// (leading dimension 3D, no transposed copies of the activations).
+/// <para>
+/// Forward with AVX2 + FMA: one fused pass per block of <see cref="RowBlock"/> query rows of one (sample, head) pair.
+/// K and V of the pair are packed once per pair (and chunk) into a thread-local buffer (Kᵀ in 16-token panels, V in
+/// 16-column panels); a 6×16 register-blocked kernel computes the block's scores scale·Q·Kᵀ into a small buffer that
+/// stays in L1, each row is softmaxed into probs (max subtracted, a vectorised exp within about 1 ulp), and a second
+/// 6×16 kernel accumulates probs·V into y. The kernels accumulate each dot product in order with FMAs, as the managed
+/// GEMM does, so scores and y match the fallback to the last bit or so. The work items are (pair, row block), so both
+/// threads stay busy even with few pairs, and no call goes through a GEMM's packing or per-call setup.
+/// Without AVX2 + FMA (and for the backward) each pair runs single-threaded GEMMs through <see cref="CpuGemm.Sgemm"/>
+/// and a TensorPrimitives softmax per row, pairs spread over the threads.
+/// </para>
 /// </summary>
 internal static unsafe class CpuAttention
 {
+    /// <summary>Query rows per fused work item (the kernels' MR).</summary>
+    internal const int RowBlock = 6;
+
+    /// <summary>Columns per kernel tile (two 8-float vectors; the kernels' NR).</summary>
+    private const int Panel = 16;
+
+    /// <summary>Multiply-adds worth one parallel chunk at least (a few microseconds of work).</summary>
+    private const long ChunkGrainFma = 1 << 17;
+
+    [ThreadStatic] private static float[]? t_scratch;
+
+    /// <summary>Whether <see cref="Forward"/> takes the fused AVX2 + FMA path.</summary>
+    internal static bool FusedSupported => Vector256.IsHardwareAccelerated && Fma.IsSupported && Avx2.IsSupported;
+
     /// <summary>probs[B,H,T,T] = softmax(scale·Q·Kᵀ); y[B,T,D] = probs·V with heads concatenated.</summary>
-    public static void Forward(CpuParallel par, float* qkv, float* probs, float* y, int batch, int tokens, int heads, int headDim, float scale)
+    public static void Forward(CpuParallel par, float* qkv, float* probs, float* y, int batch, int tokens, int heads, int headDim, float scale) =>
+        Forward(par, qkv, probs, y, batch, tokens, heads, headDim, scale, FusedSupported);
+
+    /// <summary>
+    /// <see cref="Forward(CpuParallel, float*, float*, float*, int, int, int, int, float)"/> with the path chosen:
+    /// <paramref name="fused"/> = false runs the per-pair GEMM fallback (tests compare both).
+    /// </summary>
+    internal static void Forward(CpuParallel par, float* qkv, float* probs, float* y, int batch, int tokens, int heads, int headDim,
+        float scale, bool fused)
     {
         var a = new Args { Qkv = qkv, Probs = probs, Y = y, Tokens = tokens, Heads = heads, HeadDim = headDim, Scale = scale };
-        par.For((long)batch * heads, 1, &ForwardBody, &a);
+        long pairs = (long)batch * heads;
+        if (!fused || !FusedSupported)
+        {
+            par.For(pairs, 1, &ForwardBody, &a);
+            return;
+        }
+        a.RowBlocks = (tokens + RowBlock - 1) / RowBlock;
+        long fmaPerItem = Math.Max(1, 2L * RowBlock * tokens * headDim);
+        par.For(pairs * a.RowBlocks, Math.Max(1, ChunkGrainFma / fmaPerItem), &FusedBody, &a);
     }
 
     /// <summary>
@@ -33,7 +78,7 @@ internal static unsafe class CpuAttention
     private struct Args
     {
         public float* Qkv, Probs, Y, Dy, DQkv, Scratch;
-        public int Tokens, Heads, HeadDim;
+        public int Tokens, Heads, HeadDim, RowBlocks;
         public float Scale;
     }
 
@@ -78,6 +123,327 @@ internal static unsafe class CpuAttention
             }
             CpuGemm.Sgemm(false, false, t, dh, t, a.Scale, ds, t, k, ld, 0f, dq, ld, parallel: false);
             CpuGemm.Sgemm(true, false, t, dh, t, a.Scale, ds, t, q, ld, 0f, dk, ld, parallel: false);
+        }
+    }
+
+    /// <summary>
+    /// Work items [start, end) of the fused forward; item = pair · RowBlocks + row block. K and V are packed when the
+    /// pair changes (items of one pair are contiguous, so at most once per pair and chunk).
+    /// </summary>
+    private static void FusedBody(void* p, int chunk, long start, long end)
+    {
+        ref Args a = ref *(Args*)p;
+        int t = a.Tokens, dh = a.HeadDim, d = a.Heads * dh, ld = 3 * d;
+        int tPanels = (t + Panel - 1) / Panel, dPanels = (dh + Panel - 1) / Panel;
+        int tPad = tPanels * Panel;
+        long ktSize = (long)tPad * dh, vpSize = (long)dPanels * Panel * t;
+        float* kt = Scratch(ktSize + vpSize + (long)RowBlock * tPad), vp = kt + ktSize, s = vp + vpSize;
+        long packed = -1;
+        for (long item = start; item < end; item++)
+        {
+            long pair = item / a.RowBlocks;
+            int i0 = (int)(item - pair * a.RowBlocks) * RowBlock, mr = Math.Min(RowBlock, t - i0);
+            long b = pair / a.Heads;
+            int h = (int)(pair - b * a.Heads);
+            float* q = a.Qkv + b * t * ld + h * dh;
+            if (pair != packed)
+            {
+                PackKt(q + d, ld, t, dh, kt);
+                PackV(q + 2 * d, ld, t, dh, vp);
+                packed = pair;
+            }
+            float* pr = a.Probs + (pair * t + i0) * t;
+            Scores(q + (long)i0 * ld, ld, mr, kt, t, dh, s, tPad, a.Scale);
+            for (int r = 0; r < mr; r++) SoftmaxRow(s + r * tPad, t, pr + (long)r * t);
+            Values(pr, t, mr, vp, dPanels, dh, a.Y + (b * t + i0) * d + h * dh, d);
+        }
+    }
+
+    /// <summary>
+    /// This thread's scratch of at least <paramref name="floats"/> floats, 64-byte aligned (a pinned array, kept and
+    /// grown per thread).
+    /// </summary>
+    private static float* Scratch(long floats)
+    {
+        float[]? buf = t_scratch;
+        if (buf is null || buf.LongLength < floats + 16)
+            t_scratch = buf = GC.AllocateUninitializedArray<float>(checked((int)(floats + 16)), pinned: true);
+        nint addr = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buf));
+        return (float*)((addr + 63) & ~(nint)63);
+    }
+
+    /// <summary>
+    /// kt = Kᵀ in 16-token panels: kt[(panel·dh + c)·16 + jj] = K[panel·16 + jj, c], zero past the last token.
+    /// 8-token groups go through an AVX transpose (a ragged last group through a zero-padded copy), head columns past
+    /// the last multiple of 8 element by element.
+    /// </summary>
+    private static void PackKt(float* k, int ld, int t, int dh, float* kt)
+    {
+        int d8 = dh & ~7;
+        float* tmp = stackalloc float[8 * 8];
+        for (int j0 = 0; j0 < t; j0 += 8)
+        {
+            int rows = Math.Min(8, t - j0);
+            float* dst = kt + (long)(j0 / Panel) * Panel * dh + (j0 % Panel);
+            float* src = k + (long)j0 * ld;
+            for (int c0 = 0; c0 < d8; c0 += 8)
+            {
+                if (rows == 8)
+                {
+                    Transpose8x8(src + c0, ld, dst + (long)c0 * Panel);
+                    continue;
+                }
+                for (int r = 0; r < 8; r++)
+                    Vector256.Store(r < rows ? Vector256.Load(src + (long)r * ld + c0) : Vector256<float>.Zero, tmp + r * 8);
+                Transpose8x8(tmp, 8, dst + (long)c0 * Panel);
+            }
+            for (int c = d8; c < dh; c++)
+                for (int jj = 0; jj < 8; jj++) dst[(long)c * Panel + jj] = jj < rows ? src[(long)jj * ld + c] : 0f;
+        }
+        int t8 = (t + 7) & ~7;
+        if (t8 % Panel != 0)
+        {
+            // The last panel's second half holds no token.
+            float* dst = kt + (long)(t8 / Panel) * Panel * dh + 8;
+            for (int c = 0; c < dh; c++) Vector256.Store(Vector256<float>.Zero, dst + (long)c * Panel);
+        }
+    }
+
+    /// <summary>dst[c·16 + r] = src[r·ld + c] for r, c in [0, 8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* src, int ld, float* dst)
+    {
+        Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + ld);
+        Vector256<float> r2 = Avx.LoadVector256(src + 2 * ld), r3 = Avx.LoadVector256(src + 3 * ld);
+        Vector256<float> r4 = Avx.LoadVector256(src + 4 * ld), r5 = Avx.LoadVector256(src + 5 * ld);
+        Vector256<float> r6 = Avx.LoadVector256(src + 6 * ld), r7 = Avx.LoadVector256(src + 7 * ld);
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
+        Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
+        Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE);
+        Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE);
+        Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + Panel, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * Panel, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * Panel, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * Panel, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * Panel, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * Panel, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * Panel, Avx.Permute2x128(u3, u7, 0x31));
+    }
+
+    /// <summary>vp = V in 16-column panels: vp[(panel·t + j)·16 + cc] = V[j, panel·16 + cc], zero past the last column.</summary>
+    private static void PackV(float* v, int ld, int t, int dh, float* vp)
+    {
+        int dFull = dh / Panel;
+        for (int j = 0; j < t; j++)
+        {
+            float* src = v + (long)j * ld;
+            for (int pn = 0; pn < dFull; pn++)
+            {
+                float* dst = vp + ((long)pn * t + j) * Panel;
+                Vector256.Store(Vector256.Load(src + pn * Panel), dst);
+                Vector256.Store(Vector256.Load(src + pn * Panel + 8), dst + 8);
+            }
+            if (dFull * Panel < dh)
+            {
+                float* dst = vp + ((long)dFull * t + j) * Panel;
+                int c0 = dFull * Panel;
+                for (int cc = 0; cc < Panel; cc++) dst[cc] = c0 + cc < dh ? src[c0 + cc] : 0f;
+            }
+        }
+    }
+
+    /// <summary>
+    /// s[r, 0..t rounded up to 8) = scale · Q[r]·Kᵀ for the mr (≤ 6) query rows at q (row stride ldq), 16 tokens per
+    /// tile and 8 in the last one when no more are left; rows past mr repeat the last one (computed, never read). kt is
+    /// <see cref="PackKt"/>'s layout (zero past token t, so the padding scores are 0); s has row stride lds.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Scores(float* q, nint ldq, int mr, float* kt, int t, int dh, float* s, nint lds, float scale)
+    {
+        float* q0 = q, q1 = q + Math.Min(1, mr - 1) * ldq, q2 = q + Math.Min(2, mr - 1) * ldq;
+        float* q3 = q + Math.Min(3, mr - 1) * ldq, q4 = q + Math.Min(4, mr - 1) * ldq, q5 = q + Math.Min(5, mr - 1) * ldq;
+        int panels = (t + Panel - 1) / Panel;
+        bool halfLast = t - (panels - 1) * Panel <= 8;
+        int full = halfLast ? panels - 1 : panels;
+        for (int pn = 0; pn < full; pn++)
+        {
+            float* b = kt + (nint)pn * dh * Panel;
+            Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+            Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+            for (nint c = 0; c < dh; c++)
+            {
+                Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8);
+                b += Panel;
+                Vector256<float> av = Vector256.Create(q0[c]);
+                c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
+                av = Vector256.Create(q1[c]);
+                c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
+                av = Vector256.Create(q2[c]);
+                c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
+                av = Vector256.Create(q3[c]);
+                c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31);
+                av = Vector256.Create(q4[c]);
+                c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41);
+                av = Vector256.Create(q5[c]);
+                c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51);
+            }
+            Vector256<float> vs = Vector256.Create(scale);
+            float* o = s + pn * Panel;
+            Vector256.Store(c00 * vs, o); Vector256.Store(c01 * vs, o + 8); o += lds;
+            Vector256.Store(c10 * vs, o); Vector256.Store(c11 * vs, o + 8); o += lds;
+            Vector256.Store(c20 * vs, o); Vector256.Store(c21 * vs, o + 8); o += lds;
+            Vector256.Store(c30 * vs, o); Vector256.Store(c31 * vs, o + 8); o += lds;
+            Vector256.Store(c40 * vs, o); Vector256.Store(c41 * vs, o + 8); o += lds;
+            Vector256.Store(c50 * vs, o); Vector256.Store(c51 * vs, o + 8);
+        }
+        if (halfLast)
+        {
+            // The last panel's first 8 tokens only (its other 8 are padding).
+            float* b = kt + (nint)full * dh * Panel;
+            Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+            for (nint c = 0; c < dh; c++)
+            {
+                Vector256<float> b0 = Vector256.Load(b);
+                b += Panel;
+                c0 = Vector256.FusedMultiplyAdd(Vector256.Create(q0[c]), b0, c0);
+                c1 = Vector256.FusedMultiplyAdd(Vector256.Create(q1[c]), b0, c1);
+                c2 = Vector256.FusedMultiplyAdd(Vector256.Create(q2[c]), b0, c2);
+                c3 = Vector256.FusedMultiplyAdd(Vector256.Create(q3[c]), b0, c3);
+                c4 = Vector256.FusedMultiplyAdd(Vector256.Create(q4[c]), b0, c4);
+                c5 = Vector256.FusedMultiplyAdd(Vector256.Create(q5[c]), b0, c5);
+            }
+            Vector256<float> vs = Vector256.Create(scale);
+            float* o = s + full * Panel;
+            Vector256.Store(c0 * vs, o); o += lds;
+            Vector256.Store(c1 * vs, o); o += lds;
+            Vector256.Store(c2 * vs, o); o += lds;
+            Vector256.Store(c3 * vs, o); o += lds;
+            Vector256.Store(c4 * vs, o); o += lds;
+            Vector256.Store(c5 * vs, o);
+        }
+    }
+
+    /// <summary>
+    /// y[r, 0..dh) = P[r]·V for the mr (≤ 6) probability rows at p (row stride t, t columns); y has row stride ldy.
+    /// vp is <see cref="PackV"/>'s layout. Rows past mr repeat the last one and are not stored.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Values(float* p, int t, int mr, float* vp, int panels, int dh, float* y, nint ldy)
+    {
+        nint ldp = t;
+        float* p0 = p, p1 = p + Math.Min(1, mr - 1) * ldp, p2 = p + Math.Min(2, mr - 1) * ldp;
+        float* p3 = p + Math.Min(3, mr - 1) * ldp, p4 = p + Math.Min(4, mr - 1) * ldp, p5 = p + Math.Min(5, mr - 1) * ldp;
+        for (int pn = 0; pn < panels; pn++)
+        {
+            float* b = vp + (nint)pn * t * Panel;
+            Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+            Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+            for (nint j = 0; j < t; j++)
+            {
+                Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8);
+                b += Panel;
+                Vector256<float> av = Vector256.Create(p0[j]);
+                c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
+                av = Vector256.Create(p1[j]);
+                c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
+                av = Vector256.Create(p2[j]);
+                c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
+                av = Vector256.Create(p3[j]);
+                c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31);
+                av = Vector256.Create(p4[j]);
+                c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41);
+                av = Vector256.Create(p5[j]);
+                c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51);
+            }
+            int width = Math.Min(Panel, dh - pn * Panel);
+            float* o = y + pn * Panel;
+            Put(o, c00, c01, width);
+            if (mr > 1) Put(o + ldy, c10, c11, width);
+            if (mr > 2) Put(o + 2 * ldy, c20, c21, width);
+            if (mr > 3) Put(o + 3 * ldy, c30, c31, width);
+            if (mr > 4) Put(o + 4 * ldy, c40, c41, width);
+            if (mr > 5) Put(o + 5 * ldy, c50, c51, width);
+        }
+    }
+
+    /// <summary>
+    /// dst[0..t) = softmax(s[0..t)), max subtracted, in three passes (max; exp and sum; scale into dst) with
+    /// <see cref="ExpNonPositive"/>. s is overwritten and must have room up to t rounded up to 8 (the padding is set
+    /// to −∞, so it adds nothing).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SoftmaxRow(float* s, int t, float* dst)
+    {
+        int t8 = (t + 7) & ~7, full = t & ~7;
+        for (int j = t; j < t8; j++) s[j] = float.NegativeInfinity;
+        // Plain vmaxps (a NaN score may be skipped here, but its exp is NaN, so the sum and the whole row still are).
+        Vector256<float> m = Vector256.Load(s);
+        for (int j = 8; j < t8; j += 8) m = Avx.Max(m, Vector256.Load(s + j));
+        m = Avx.Max(m, Avx.Permute2x128(m, m, 0x01));
+        m = Avx.Max(m, Avx.Permute(m, 0b01_00_11_10));
+        m = Avx.Max(m, Avx.Permute(m, 0b10_11_00_01));
+        Vector256<float> sum = Vector256<float>.Zero;
+        for (nint j = 0; j < t8; j += 8)
+        {
+            Vector256<float> e = ExpNonPositive(Vector256.Load(s + j) - m);
+            Vector256.Store(e, s + j);
+            sum += e;
+        }
+        Vector256<float> inv = Vector256.Create(1f / Vector256.Sum(sum));
+        nint jj = 0;
+        for (; jj < full; jj += 8) Vector256.Store(Vector256.Load(s + jj) * inv, dst + jj);
+        for (; jj < t; jj++) dst[jj] = s[jj] * inv.ToScalar();
+    }
+
+    /// <summary>
+    /// e^x for x ≤ 0 (softmax arguments after the max is subtracted), within about 1 ulp: x = n·ln 2 + r with
+    /// |r| ≤ ln 2 / 2 (n rounded by the 1.5·2²³ shifter, ln 2 split in two for an exact reduction), e^r by the Cephes
+    /// degree-6 polynomial, 2^n through the exponent bits (the shifter's low mantissa bits hold n). Below −87.33
+    /// (where e^x leaves the normal range) the result is 0; −∞ gives 0; NaN stays NaN.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> ExpNonPositive(Vector256<float> x)
+    {
+        Vector256<float> lo = Vector256.Create(-87.33654f), shifter = Vector256.Create(12582912f);
+        Vector256<float> under = Avx.CompareLessThan(x, lo);
+        Vector256<float> xc = Avx.Max(lo, x); // NaN in x comes through (vmaxps returns the second operand)
+        Vector256<float> v = Vector256.FusedMultiplyAdd(xc, Vector256.Create(1.44269504088896341f), shifter);
+        Vector256<float> n = v - shifter;
+        Vector256<float> r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-0.693359375f), xc);
+        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(2.12194440e-4f), r);
+        Vector256<float> p = Vector256.Create(1.9875691500e-4f);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1.3981999507e-3f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(8.3334519073e-3f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(4.1665795894e-2f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1.6666665459e-1f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(5.0000001201e-1f));
+        p = Vector256.FusedMultiplyAdd(p, r * r, r) + Vector256<float>.One;
+        Vector256<int> scale = Avx2.Add(Avx2.ShiftLeftLogical(v.AsInt32(), 23), Vector256.Create(127 << 23));
+        return Avx.AndNot(under, p * scale.AsSingle());
+    }
+
+    /// <summary>
+    /// Stores the first <paramref name="width"/> (≤ 16) floats of [lo, hi] at dst; a ragged width goes through masked
+    /// stores (no call, so the kernels' accumulators stay in registers).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put(float* dst, Vector256<float> lo, Vector256<float> hi, int width)
+    {
+        if (width == Panel)
+        {
+            Vector256.Store(lo, dst);
+            Vector256.Store(hi, dst + 8);
+        }
+        else
+        {
+            Vector256<float> lane = Vector256.Create(0f, 1f, 2f, 3f, 4f, 5f, 6f, 7f);
+            Avx.MaskStore(dst, Avx.CompareLessThan(lane, Vector256.Create((float)width)), lo);
+            Avx.MaskStore(dst + 8, Avx.CompareLessThan(lane, Vector256.Create((float)(width - 8))), hi);
         }
     }
 

@@ -1,0 +1,224 @@
+using System;
+using System.Runtime.Intrinsics;
+using TransReID.Runtime.Cpu;
+using static TransReID.Runtime.Tests.Cpu.Reference;
+
+namespace TransReID.Runtime.Tests.Cpu;
+
+/// <summary>
+/// The attention forward at the model's shapes (211 tokens, JPM's 53, 12 heads of 64) and ragged ones (token counts
+/// off the 6-row blocks and 16-token panels, head sizes off the 16-column panels) against a float64 reference:
+/// relative L2 of probs and y ≤ 1e-6 and every entry within 1e-6 of the tensor's scale. Both paths are checked: the
+/// fused AVX2 one (the default where supported) and the per-pair GEMM fallback. Guard cells around probs and y catch
+/// any write outside them.
+/// </summary>
+public class AttentionForwardTests
+{
+    private const double Tol = 1e-6;
+    private const float Guard = 12345.5f;
+    private const int GuardLength = 64;
+
+    public static TheoryData<int, int, int, int> Shapes()
+    {
+        var data = new TheoryData<int, int, int, int>
+        {
+            { 1, 211, 12, 64 }, // the model's blocks at batch 1
+            { 4, 53, 12, 64 }, // the JPM branch (batch × 4 samples of 53 tokens)
+        };
+        foreach (int t in (int[])[1, 7, 17])
+            foreach (int dh in (int[])[8, 24, 64])
+                data.Add(2, t, 3, dh);
+        data.Add(1, 16, 2, 5); // exactly one token panel; a head narrower than a vector
+        data.Add(3, 13, 1, 40);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Fused_forward_matches_float64_reference(int batch, int tokens, int heads, int headDim)
+    {
+        float[] qkv = Random(100 + tokens + headDim, (long)batch * tokens * 3 * heads * headDim, 1.5);
+        Check(qkv, batch, tokens, heads, headDim, 1f / MathF.Sqrt(headDim), fused: true);
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Fallback_forward_matches_float64_reference(int batch, int tokens, int heads, int headDim)
+    {
+        float[] qkv = Random(200 + tokens + headDim, (long)batch * tokens * 3 * heads * headDim, 1.5);
+        Check(qkv, batch, tokens, heads, headDim, 1f / MathF.Sqrt(headDim), fused: false);
+    }
+
+    /// <summary>
+    /// Scores in the thousands (exp overflows without the max shift), some rows dominated by one key, others by a tie,
+    /// next to ordinary rows. Q and K hold small integers so the scores are exact in float and the comparison measures
+    /// the softmax alone.
+    /// </summary>
+    [Theory]
+    [InlineData(true, 1, 211, 12, 64)]
+    [InlineData(true, 2, 17, 3, 24)]
+    [InlineData(false, 2, 17, 3, 24)]
+    public void Forward_is_stable_for_large_logits(bool fused, int batch, int tokens, int heads, int headDim)
+    {
+        int d = heads * headDim;
+        float[] qkv = Random(7, (long)batch * tokens * 3 * d);
+        var rng = new Random(8);
+        for (int b = 0; b < batch; b++)
+            for (int i = 0; i < tokens; i++)
+            {
+                bool large = i % 3 != 2; // every third row stays small
+                for (int c = 0; c < 2 * d; c++)
+                {
+                    long at = ((long)b * tokens + i) * 3 * d + c;
+                    qkv[at] = large ? rng.Next(-40, 41) : rng.Next(-2, 3) * 0.25f;
+                }
+            }
+        if (tokens > 4)
+        {
+            // Token 3's key duplicates token 1's: rows that favour one of them split the mass evenly.
+            for (int b = 0; b < batch; b++)
+                Array.Copy(qkv, ((long)b * tokens + 1) * 3 * d + d, qkv, ((long)b * tokens + 3) * 3 * d + d, d);
+        }
+        (double maxLogit, _) = Check(qkv, batch, tokens, heads, headDim, 0.125f, fused);
+        Assert.True(maxLogit > 1000, $"the test should reach large logits, got {maxLogit}");
+    }
+
+    [Fact]
+    public void Fused_and_fallback_agree_to_float_rounding()
+    {
+        if (!CpuAttention.FusedSupported) Assert.Skip("no AVX2 + FMA: the fused path is not taken on this machine");
+        const int batch = 2, t = 211, heads = 12, dh = 64;
+        float[] qkv = Random(31, (long)batch * t * 3 * heads * dh);
+        var (p1, y1) = Run(qkv, batch, t, heads, dh, 0.125f, fused: true);
+        var (p2, y2) = Run(qkv, batch, t, heads, dh, 0.125f, fused: false);
+        Assert.True(RelativeL2(D(p2), p1) < 1e-6, "probs");
+        Assert.True(RelativeL2(D(y2), y1) < 1e-6, "y");
+    }
+
+    /// <summary>e^x for x ≤ 0 within 2 ulp of the float64 value; 0 below the normal range and at −∞; NaN stays NaN.</summary>
+    [Fact]
+    public void ExpNonPositive_is_within_2_ulp()
+    {
+        if (!CpuAttention.FusedSupported) Assert.Skip("no AVX2 + FMA");
+        double worst = 0;
+        var x = new float[8];
+        for (int k = 0; k <= 2_000_000; k += 8)
+        {
+            for (int l = 0; l < 8; l++) x[l] = -87.3f * (k + l) / 2_000_000f;
+            Vector256<float> e = CpuAttention.ExpNonPositive(Vector256.Create(x));
+            for (int l = 0; l < 8; l++)
+            {
+                double exact = Math.Exp(x[l]);
+                double ulp = MathF.BitIncrement((float)exact) - (float)exact;
+                worst = Math.Max(worst, Math.Abs(e[l] - exact) / ulp);
+            }
+        }
+        Assert.True(worst <= 2, $"worst error {worst:F2} ulp");
+        Vector256<float> edge = CpuAttention.ExpNonPositive(
+            Vector256.Create(0f, -0f, -87.4f, -100f, -1e30f, float.NegativeInfinity, float.NaN, -1e-30f));
+        Assert.Equal(1f, edge[0]);
+        Assert.Equal(1f, edge[1]);
+        Assert.Equal(0f, edge[2]);
+        Assert.Equal(0f, edge[3]);
+        Assert.Equal(0f, edge[4]);
+        Assert.Equal(0f, edge[5]);
+        Assert.True(float.IsNaN(edge[6]));
+        Assert.Equal(1f, edge[7]);
+    }
+
+    /// <summary>Runs the forward and checks it against float64; returns the largest |logit| and the worst relative L2.</summary>
+    private static (double MaxLogit, double RelL2) Check(float[] qkv, int batch, int t, int heads, int dh, float scale, bool fused)
+    {
+        var (p, y) = Run(qkv, batch, t, heads, dh, scale, fused);
+        var (pr, yr, maxLogit) = Ref(qkv, batch, t, heads, dh, scale);
+        double ep = RelativeL2(pr, p), ey = RelativeL2(yr, y);
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"batch {batch} tokens {t} heads {heads} dh {dh} fused {fused && CpuAttention.FusedSupported}: relative L2 probs {ep:E2} y {ey:E2}, " +
+            $"max abs error probs {MaxAbs(pr, p):E2} y {MaxAbs(yr, y):E2}, max |logit| {maxLogit:F1}");
+        Assert.True(ep <= Tol, $"probs relative L2 {ep:E2}");
+        Assert.True(ey <= Tol, $"y relative L2 {ey:E2}");
+        AssertClose(pr, p, Tol, "probs");
+        AssertClose(yr, y, Tol, "y");
+        return (maxLogit, Math.Max(ep, ey));
+    }
+
+    /// <summary>Forward on two threads into guarded buffers (asserts the guards are untouched).</summary>
+    private static unsafe (float[] Probs, float[] Y) Run(float[] qkv, int batch, int t, int heads, int dh, float scale, bool fused)
+    {
+        int d = heads * dh;
+        long np = (long)batch * heads * t * t, ny = (long)batch * t * d;
+        float[] probs = new float[np + 2 * GuardLength], y = new float[ny + 2 * GuardLength];
+        Array.Fill(probs, Guard);
+        Array.Fill(y, Guard);
+        var par = new CpuParallel(2);
+        fixed (float* q = qkv, pp = probs, yp = y)
+            CpuAttention.Forward(par, q, pp + GuardLength, yp + GuardLength, batch, t, heads, dh, scale, fused);
+        AssertGuards(probs, GuardLength, "probs");
+        AssertGuards(y, GuardLength, "y");
+        return (probs.AsSpan(GuardLength, (int)np).ToArray(), y.AsSpan(GuardLength, (int)ny).ToArray());
+    }
+
+    private static void AssertGuards(float[] a, int guard, string what)
+    {
+        for (int i = 0; i < guard; i++)
+        {
+            Assert.True(a[i] == Guard, $"{what}: guard before the buffer overwritten at {i - guard}");
+            Assert.True(a[a.Length - 1 - i] == Guard, $"{what}: guard after the buffer overwritten at +{guard - 1 - i}");
+        }
+    }
+
+    private static double MaxAbs(double[] expected, float[] actual)
+    {
+        double m = 0;
+        for (int i = 0; i < expected.Length; i++) m = Math.Max(m, Math.Abs(actual[i] - expected[i]));
+        return m;
+    }
+
+    private static double RelativeL2(double[] expected, float[] actual)
+    {
+        double num = 0, den = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double e = actual[i] - expected[i];
+            num += e * e;
+            den += expected[i] * expected[i];
+        }
+        return den == 0 ? Math.Sqrt(num) : Math.Sqrt(num / den);
+    }
+
+    /// <summary>Float64 attention with the max-shifted softmax; also returns the largest |logit|.</summary>
+    private static (double[] P, double[] Y, double MaxLogit) Ref(float[] qkv, int batch, int t, int heads, int dh, double scale)
+    {
+        int d = heads * dh, ld = 3 * d;
+        var probs = new double[(long)batch * heads * t * t];
+        var y = new double[(long)batch * t * d];
+        var s = new double[t];
+        double maxLogit = 0;
+        for (int b = 0; b < batch; b++)
+            for (int h = 0; h < heads; h++)
+                for (int i = 0; i < t; i++)
+                {
+                    long qi = ((long)b * t + i) * ld + h * dh;
+                    double max = double.NegativeInfinity, sum = 0;
+                    for (int j = 0; j < t; j++)
+                    {
+                        long kj = ((long)b * t + j) * ld + d + h * dh;
+                        double dot = 0;
+                        for (int c = 0; c < dh; c++) dot += (double)qkv[qi + c] * qkv[kj + c];
+                        s[j] = dot * scale;
+                        max = Math.Max(max, s[j]);
+                        maxLogit = Math.Max(maxLogit, Math.Abs(s[j]));
+                    }
+                    for (int j = 0; j < t; j++) sum += s[j] = Math.Exp(s[j] - max);
+                    long prow = (((long)b * heads + h) * t + i) * t, yrow = ((long)b * t + i) * d + h * dh;
+                    for (int j = 0; j < t; j++)
+                    {
+                        double p = s[j] / sum;
+                        probs[prow + j] = p;
+                        long vj = ((long)b * t + j) * ld + 2 * d + h * dh;
+                        for (int c = 0; c < dh; c++) y[yrow + c] += p * qkv[vj + c];
+                    }
+                }
+        return (probs, y, maxLogit);
+    }
+}
