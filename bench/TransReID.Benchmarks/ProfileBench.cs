@@ -10,7 +10,7 @@ using TransReID.Runtime.Model;
 namespace TransReID.Benchmarks;
 
 /// <summary>
-/// <c>profile [--batch N] [--train] [--runs N] [--by-shape] [--kc N] [--mc N]</c>: wall time per backend op of one Embed (or TrainStep) of the Market stride
+/// <c>profile [--batch N] [--train] [--runs N] [--by-shape] [--kc N] [--mc N] [--threads N] [--compare-packed]</c>: wall time per backend op of one Embed (or TrainStep) of the Market stride
 /// model, through a timing proxy around the CPU backend. Ops are synchronous on the CPU, so each call's time is its cost.
 /// </summary>
 internal static class ProfileBench
@@ -22,7 +22,8 @@ internal static class ProfileBench
         int runs = args.Contains("--runs") ? int.Parse(args[Array.IndexOf(args, "--runs") + 1], CultureInfo.InvariantCulture) : 1;
         if (args.Contains("--kc")) PackedGemm.Kc = int.Parse(args[Array.IndexOf(args, "--kc") + 1], CultureInfo.InvariantCulture);
         if (args.Contains("--mc")) PackedGemm.McRows = int.Parse(args[Array.IndexOf(args, "--mc") + 1], CultureInfo.InvariantCulture);
-        var timing = new TimingBackend(new CpuBackend()) { ByShape = args.Contains("--by-shape") };
+        int? threads = args.Contains("--threads") ? int.Parse(args[Array.IndexOf(args, "--threads") + 1], CultureInfo.InvariantCulture) : null;
+        var timing = new TimingBackend(new CpuBackend(threads)) { ByShape = args.Contains("--by-shape") };
         using var model = MarketStride.Create(timing, 1);
         var rng = new Rng(7);
         var images = new float[batch * MarketStride.ImageFloats];
@@ -37,6 +38,23 @@ internal static class ProfileBench
         }
 
         Once();
+        if (args.Contains("--compare-packed"))
+        {
+            // packed-once Linear weights against per-call packing, alternating call by call (same machine state)
+            var times = new List<double>[] { new(), new() };
+            for (int r = 0; r < 2 * runs; r++)
+            {
+                ConstantWeights.Enabled = r % 2 == 0;
+                long t0 = Stopwatch.GetTimestamp();
+                Once();
+                times[r % 2].Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            }
+            ConstantWeights.Enabled = true;
+            double packedMs = times[0].Order().ElementAt(runs / 2) * 1e3, perCallMs = times[1].Order().ElementAt(runs / 2) * 1e3;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Embed batch {batch}, median of {runs} alternating calls each: weights packed once {packedMs:F0} ms, packed per call ({CpuGemm.Describe()}) {perCallMs:F0} ms, ratio {perCallMs / packedMs:F2}x"));
+            return 0;
+        }
         timing.Times.Clear();
         var sw = Stopwatch.StartNew();
         for (int r = 0; r < runs; r++) Once();

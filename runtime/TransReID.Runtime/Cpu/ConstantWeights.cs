@@ -4,8 +4,8 @@ using System.Collections.Generic;
 namespace TransReID.Runtime.Cpu;
 
 /// <summary>
-/// The CPU backend's side of <see cref="IBackend.DeclareConstantWeights"/>: while a range is declared, a Linear weight
-/// that lies inside it is packed for the GEMM kernel on its first use (<see cref="PackedWeight"/>) and the packed copy
+/// The CPU backend's side of <see cref="IBackend.DeclareConstantWeights"/>: while a range is declared, a Linear (or
+/// patch-embedding) weight that lies inside it is packed for the GEMM kernel on its first use (<see cref="PackedWeight"/>) and the packed copy
 /// is reused by every later call, instead of re-packing the weight on each call. A declaration with another start,
 /// length or version drops every packed copy; ending the declaration (0 elements) only stops their use, so the next
 /// Embed of an unchanged model finds them again. Costs one packed copy of the Linear weights (for ViT-B about 85 M

@@ -108,7 +108,8 @@ public sealed unsafe class CpuBackend : BackendBase
     /// <inheritdoc/>
     protected override void PatchEmbedCore(DevicePtr images, DevicePtr cols, DevicePtr w, DevicePtr b, DevicePtr y,
         int batch, int channels, int height, int width, int patch, int strideY, int strideX, int gridY, int gridX, int dim) =>
-        CpuPatchEmbed.Forward(_par, images.F, cols.F, w.F, b.F, y.F, batch, channels, height, width, patch, strideY, strideX, gridY, gridX, dim);
+        CpuPatchEmbed.Forward(_par, images.F, cols.F, w.F, b.F, y.F, batch, channels, height, width, patch, strideY, strideX, gridY, gridX, dim,
+            _constants.Find(w.F, dim, channels * patch * patch, _par));
 
     /// <inheritdoc/>
     protected override void PatchEmbedBackwardCore(DevicePtr dy, DevicePtr cols, DevicePtr dw, DevicePtr db, int rows, int colsPerRow, int dim) =>

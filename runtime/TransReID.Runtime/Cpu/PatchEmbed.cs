@@ -8,9 +8,13 @@ namespace TransReID.Runtime.Cpu;
 /// </summary>
 internal static unsafe class CpuPatchEmbed
 {
-    /// <summary>images[B,C,H,W] → cols[B·gy·gx, C·P·P] → y[B·gy·gx, D] = cols·wᵀ + b.</summary>
+    /// <summary>
+    /// images[B,C,H,W] → cols[B·gy·gx, C·P·P] → y[B·gy·gx, D] = cols·wᵀ + b; with <paramref name="packedW"/> (w packed
+    /// once, see <see cref="ConstantWeights"/>) the product runs on it instead of packing w again.
+    /// </summary>
     public static void Forward(CpuParallel par, float* images, float* cols, float* w, float* b, float* y,
-        int batch, int channels, int height, int width, int patch, int strideY, int strideX, int gridY, int gridX, int dim)
+        int batch, int channels, int height, int width, int patch, int strideY, int strideX, int gridY, int gridX, int dim,
+        PackedWeight? packedW = null)
     {
         int rows = batch * gridY * gridX;
         int rowLength = channels * patch * patch;
@@ -20,7 +24,8 @@ internal static unsafe class CpuPatchEmbed
             StrideY = strideY, StrideX = strideX, GridY = gridY, GridX = gridX,
         };
         par.For(rows, Math.Max(1, 16384 / rowLength), &Im2ColBody, &a);
-        CpuLinear.Forward(par, cols, w, b, y, rows, rowLength, dim);
+        if (packedW is not null) PackedGemm.Linear(par, cols, rows, packedW, b, y);
+        else CpuLinear.Forward(par, cols, w, b, y, rows, rowLength, dim);
     }
 
     /// <summary>dw[D, C·P·P] += dyᵀ·cols; db[D] += Σ_rows dy (db may be null).</summary>
