@@ -190,12 +190,12 @@ internal static unsafe class CpuAttention
             {
                 if (rows == 8)
                 {
-                    Transpose8x8(src + c0, ld, dst + (long)c0 * Panel);
+                    GemmPacking.Transpose8x8(src + c0, ld, dst + (long)c0 * Panel, Panel);
                     continue;
                 }
                 for (int r = 0; r < 8; r++)
                     Vector256.Store(r < rows ? Vector256.Load(src + (long)r * ld + c0) : Vector256<float>.Zero, tmp + r * 8);
-                Transpose8x8(tmp, 8, dst + (long)c0 * Panel);
+                GemmPacking.Transpose8x8(tmp, 8, dst + (long)c0 * Panel, Panel);
             }
             for (int c = d8; c < dh; c++)
                 for (int jj = 0; jj < 8; jj++) dst[(long)c * Panel + jj] = jj < rows ? src[(long)jj * ld + c] : 0f;
@@ -207,32 +207,6 @@ internal static unsafe class CpuAttention
             float* dst = kt + (long)(t8 / Panel) * Panel * dh + 8;
             for (int c = 0; c < dh; c++) Vector256.Store(Vector256<float>.Zero, dst + (long)c * Panel);
         }
-    }
-
-    /// <summary>dst[c·16 + r] = src[r·ld + c] for r, c in [0, 8).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(float* src, int ld, float* dst)
-    {
-        Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + ld);
-        Vector256<float> r2 = Avx.LoadVector256(src + 2 * ld), r3 = Avx.LoadVector256(src + 3 * ld);
-        Vector256<float> r4 = Avx.LoadVector256(src + 4 * ld), r5 = Avx.LoadVector256(src + 5 * ld);
-        Vector256<float> r6 = Avx.LoadVector256(src + 6 * ld), r7 = Avx.LoadVector256(src + 7 * ld);
-        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
-        Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
-        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
-        Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
-        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE);
-        Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
-        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE);
-        Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
-        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
-        Avx.Store(dst + Panel, Avx.Permute2x128(u1, u5, 0x20));
-        Avx.Store(dst + 2 * Panel, Avx.Permute2x128(u2, u6, 0x20));
-        Avx.Store(dst + 3 * Panel, Avx.Permute2x128(u3, u7, 0x20));
-        Avx.Store(dst + 4 * Panel, Avx.Permute2x128(u0, u4, 0x31));
-        Avx.Store(dst + 5 * Panel, Avx.Permute2x128(u1, u5, 0x31));
-        Avx.Store(dst + 6 * Panel, Avx.Permute2x128(u2, u6, 0x31));
-        Avx.Store(dst + 7 * Panel, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     /// <summary>vp = V in 16-column panels: vp[(panel·t + j)·16 + cc] = V[j, panel·16 + cc], zero past the last column.</summary>

@@ -141,7 +141,7 @@ internal static unsafe class GemmPacking
 
     /// <summary>dst[i·dstStride + j] = src[j·srcStride + i] for i, j &lt; 8 (AVX: unpack, shuffle, 128-bit permute).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(float* src, nint srcStride, float* dst, nint dstStride)
+    internal static void Transpose8x8(float* src, nint srcStride, float* dst, nint dstStride)
     {
         Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + srcStride);
         Vector256<float> r2 = Avx.LoadVector256(src + 2 * srcStride), r3 = Avx.LoadVector256(src + 3 * srcStride);
