@@ -191,7 +191,8 @@ internal static unsafe partial class GemmBench
     [LibraryImport("libc", EntryPoint = "clock_gettime")]
     private static partial int clock_gettime(int clockId, Timespec* ts);
 
-    private static float* Alloc(long count, int seed)
+    /// <summary>count floats, 64-byte aligned, uniform in [−0.5, 0.5) from <paramref name="seed"/> (free with NativeMemory.AlignedFree).</summary>
+    internal static float* Alloc(long count, int seed)
     {
         var p = (float*)NativeMemory.AlignedAlloc((nuint)(count * sizeof(float)), 64);
         var rng = new Random(seed);
@@ -199,7 +200,7 @@ internal static unsafe partial class GemmBench
         return p;
     }
 
-    private static double Median(double[] x)
+    internal static double Median(IEnumerable<double> x)
     {
         var sorted = x.Order().ToArray();
         int h = sorted.Length / 2;

@@ -81,7 +81,7 @@ internal static unsafe class LinearBench
 
     private static double[] Measure(CpuParallel par, int m, int n, int k, int runs, int warmup, bool openBlas, bool serial)
     {
-        float* x = Alloc((long)m * k, 1), b = Alloc(n, 3), y = Alloc((long)m * n, 4);
+        float* x = GemmBench.Alloc((long)m * k, 1), b = GemmBench.Alloc(n, 3), y = GemmBench.Alloc((long)m * n, 4);
         // --cold: enough copies of the weight (96 MiB in all, 3× the L3) that each call reads its weight from memory,
         // as in the model, where the Linear weights of a forward (340 MB) never stay cached between their uses.
         int copies = Cold ? (int)Math.Max(2, (96L << 20) / ((long)n * k * sizeof(float))) : 1;
@@ -89,7 +89,7 @@ internal static unsafe class LinearBench
         var packs = new PackedWeight[copies];
         for (int c = 0; c < copies; c++)
         {
-            ws[c] = (nint)Alloc((long)n * k, 2 + c);
+            ws[c] = (nint)GemmBench.Alloc((long)n * k, 2 + c);
             packs[c] = new PackedWeight((float*)ws[c], n, k, GemmDriver.KernelKind, PackedGemm.Kc, par);
         }
         var saved = CpuGemm.Provider;
@@ -121,7 +121,7 @@ internal static unsafe class LinearBench
                 }
             }
             double flops = 2.0 * m * n * k;
-            return seconds.Select(s => s.Count == 0 ? 0 : flops / Median(s) / 1e9).ToArray();
+            return seconds.Select(s => s.Count == 0 ? 0 : flops / GemmBench.Median(s) / 1e9).ToArray();
         }
         finally
         {
@@ -135,19 +135,5 @@ internal static unsafe class LinearBench
             NativeMemory.AlignedFree(b);
             NativeMemory.AlignedFree(y);
         }
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
-
-    private static float* Alloc(long count, int seed)
-    {
-        var p = (float*)NativeMemory.AlignedAlloc((nuint)(count * sizeof(float)), 64);
-        var rng = new Random(seed);
-        for (long i = 0; i < count; i++) p[i] = rng.NextSingle() - 0.5f;
-        return p;
     }
 }

@@ -17,12 +17,14 @@ internal static class ProfileBench
 {
     public static int Run(string[] args)
     {
-        int batch = args.Contains("--batch") ? int.Parse(args[Array.IndexOf(args, "--batch") + 1], CultureInfo.InvariantCulture) : 8;
+        int? Option(string name) =>
+            args.Contains(name) ? int.Parse(args[Array.IndexOf(args, name) + 1], CultureInfo.InvariantCulture) : null;
+        int batch = Option("--batch") ?? 8;
         bool train = args.Contains("--train");
-        int runs = args.Contains("--runs") ? int.Parse(args[Array.IndexOf(args, "--runs") + 1], CultureInfo.InvariantCulture) : 1;
-        if (args.Contains("--kc")) PackedGemm.Kc = int.Parse(args[Array.IndexOf(args, "--kc") + 1], CultureInfo.InvariantCulture);
-        if (args.Contains("--mc")) PackedGemm.McRows = int.Parse(args[Array.IndexOf(args, "--mc") + 1], CultureInfo.InvariantCulture);
-        int? threads = args.Contains("--threads") ? int.Parse(args[Array.IndexOf(args, "--threads") + 1], CultureInfo.InvariantCulture) : null;
+        int runs = Option("--runs") ?? 1;
+        PackedGemm.Kc = Option("--kc") ?? PackedGemm.Kc;
+        PackedGemm.McRows = Option("--mc") ?? PackedGemm.McRows;
+        int? threads = Option("--threads");
         var timing = new TimingBackend(new CpuBackend(threads)) { ByShape = args.Contains("--by-shape") };
         using var model = MarketStride.Create(timing, 1);
         var rng = new Rng(7);
@@ -50,7 +52,7 @@ internal static class ProfileBench
                 times[r % 2].Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
             }
             ConstantWeights.Enabled = true;
-            double packedMs = times[0].Order().ElementAt(runs / 2) * 1e3, perCallMs = times[1].Order().ElementAt(runs / 2) * 1e3;
+            double packedMs = GemmBench.Median(times[0]) * 1e3, perCallMs = GemmBench.Median(times[1]) * 1e3;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Embed batch {batch}, median of {runs} alternating calls each: weights packed once {packedMs:F0} ms, packed per call ({CpuGemm.Describe()}) {perCallMs:F0} ms, ratio {perCallMs / packedMs:F2}x"));
             return 0;

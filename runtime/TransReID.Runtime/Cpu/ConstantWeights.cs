@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 
 namespace TransReID.Runtime.Cpu;
 
@@ -26,7 +27,7 @@ internal sealed unsafe class ConstantWeights : IDisposable
     public static bool Enabled { get; set; } = Environment.GetEnvironmentVariable(Variable) != "0";
 
     /// <summary>Floats held by the packed copies.</summary>
-    public long Floats { get; private set; }
+    public long Floats => _packed.Values.Sum(p => p.Floats);
 
     /// <summary>Declares [start, start + elements) at <paramref name="version"/>; 0 elements ends the declaration.</summary>
     public void Declare(float* start, long elements, long version)
@@ -52,7 +53,6 @@ internal sealed unsafe class ConstantWeights : IDisposable
         {
             packed = new PackedWeight(w, n, k, key.Item4, PackedGemm.Kc, par);
             _packed.Add(key, packed);
-            Floats += packed.Floats;
         }
         return packed;
     }
@@ -68,6 +68,5 @@ internal sealed unsafe class ConstantWeights : IDisposable
     {
         foreach (var p in _packed.Values) p.Dispose();
         _packed.Clear();
-        Floats = 0;
     }
 }

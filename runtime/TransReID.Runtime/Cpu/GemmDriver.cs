@@ -79,6 +79,55 @@ internal static unsafe class GemmDriver
         return cfg.Kernel;
     }
 
+    /// <summary>
+    /// Depth of K's slices for a kernel whose slices may be at most <paramref name="kcMax"/> deep: K is cut into
+    /// ceil(k / kcMax) equal slices (not kcMax, kcMax, …, remainder), fewer passes over C for the same bound.
+    /// </summary>
+    internal static int SliceDepth(int k, int kcMax)
+    {
+        int slices = (k + kcMax - 1) / kcMax;
+        return (k + slices - 1) / slices;
+    }
+
+    /// <summary>
+    /// Packs NR-column micro-panels [q0, q1) of op(B)[0..k, j0..j0+nc] for every K slice of <paramref name="kcStep"/>
+    /// into <paramref name="packedB"/>, laid out for <paramref name="panels"/> panels per slice: the slice at pc starts at
+    /// packedB + pc·panels·NR, its panel q at + q·NR·kc.
+    /// </summary>
+    internal static void PackBPanels(bool transB, float* b, nint ldb, int k, int kcStep, int j0, int nc, int nr, int panels,
+        int q0, int q1, float* packedB)
+    {
+        if (q1 <= q0) return;
+        int cols = Math.Min(q1 * nr, nc) - q0 * nr;
+        for (int pc = 0; pc < k; pc += kcStep)
+        {
+            int kc = Math.Min(kcStep, k - pc);
+            float* dst = packedB + (nint)pc * panels * nr + (nint)q0 * nr * kc;
+            GemmPacking.PackB(transB, b, ldb, pc, kc, j0 + q0 * nr, cols, nr, dst);
+        }
+    }
+
+    /// <summary>
+    /// One micro-kernel call on a C tile of <paramref name="rows"/> × <paramref name="cols"/> (at most MR × NR): a full
+    /// tile directly, an edge tile through the MR × NR scratch <paramref name="tile"/> (C = alpha·acc + beta·C there too).
+    /// </summary>
+    internal static void KernelTile(delegate*<int, float*, float*, float*, nint, float, float, void> kernel, int kc,
+        float* aPanel, float* bPanel, float* cTile, nint ldc, int rows, int cols, int mr, int nr, float alpha, float beta, float* tile)
+    {
+        if (rows == mr && cols == nr)
+        {
+            kernel(kc, aPanel, bPanel, cTile, ldc, alpha, beta);
+            return;
+        }
+        kernel(kc, aPanel, bPanel, tile, nr, 1f, 0f);
+        for (int r = 0; r < rows; r++)
+        {
+            float* src = tile + r * nr, dst = cTile + r * ldc;
+            if (beta == 0) for (int j = 0; j < cols; j++) dst[j] = alpha * src[j];
+            else for (int j = 0; j < cols; j++) dst[j] = alpha * src[j] + beta * dst[j];
+        }
+    }
+
     /// <summary>Human-readable kernel description, e.g. "AVX-512 14×32".</summary>
     public static string DescribeKernel()
     {
@@ -141,8 +190,7 @@ internal static unsafe class GemmDriver
     private sealed class Job(Config cfg, bool transA, bool transB, int m, int nc, int k, float alpha, float* a, nint lda,
         float* b, nint ldb, float beta, float* c, nint ldc, int jc, int nPanels, float* packedB)
     {
-        // K is cut into ceil(k / KC) equal slices (not KC, KC, ..., remainder): fewer passes over C for the same bound.
-        private readonly int _kcStep = (k + (k + cfg.Kc - 1) / cfg.Kc - 1) / ((k + cfg.Kc - 1) / cfg.Kc);
+        private readonly int _kcStep = SliceDepth(k, cfg.Kc);
         private int _mTasks, _nTasks, _mPanels;
 
         public int TaskCount => _mTasks * _nTasks;
@@ -166,18 +214,7 @@ internal static unsafe class GemmDriver
         }
 
         /// <summary>Packs B micro-panels [q0, q1) for every KC slice. Slice at pc starts at packedB + pc·nPanels·NR.</summary>
-        public void PackB(int q0, int q1)
-        {
-            if (q1 <= q0) return;
-            int nr = cfg.Nr;
-            int cols = Math.Min(q1 * nr, nc) - q0 * nr;
-            for (int pc = 0; pc < k; pc += _kcStep)
-            {
-                int kc = Math.Min(_kcStep, k - pc);
-                float* dst = packedB + (nint)pc * nPanels * nr + (nint)q0 * nr * kc;
-                GemmPacking.PackB(transB, b, ldb, pc, kc, jc + q0 * nr, cols, nr, dst);
-            }
-        }
+        public void PackB(int q0, int q1) => PackBPanels(transB, b, ldb, k, _kcStep, jc, nc, cfg.Nr, nPanels, q0, q1, packedB);
 
         /// <summary>Task t: rows of MR panels [pm0, pm1), columns of NR panels [q0, q1).</summary>
         public void RunTask(int t)
@@ -207,21 +244,8 @@ internal static unsafe class GemmDriver
                 float* bPanel = packedBSlice + (nint)q * nr * kc;
                 for (int ir = 0; ir < mc; ir += mr)
                 {
-                    int rows = Math.Min(mr, mc - ir);
-                    float* aPanel = packedA + (nint)ir * kc;
-                    float* cTile = cBlock + ir * ldc + q * nr;
-                    if (rows == mr && cols == nr)
-                    {
-                        cfg.Kernel(kc, aPanel, bPanel, cTile, ldc, alpha, betaEff);
-                        continue;
-                    }
-                    cfg.Kernel(kc, aPanel, bPanel, tile, nr, 1f, 0f);
-                    for (int r = 0; r < rows; r++)
-                    {
-                        float* src = tile + r * nr, dst = cTile + r * ldc;
-                        if (betaEff == 0) for (int j = 0; j < cols; j++) dst[j] = alpha * src[j];
-                        else for (int j = 0; j < cols; j++) dst[j] = alpha * src[j] + betaEff * dst[j];
-                    }
+                    KernelTile(cfg.Kernel, kc, packedA + (nint)ir * kc, bPanel, cBlock + ir * ldc + q * nr, ldc,
+                        Math.Min(mr, mc - ir), cols, mr, nr, alpha, betaEff, tile);
                 }
             }
         }

@@ -25,8 +25,7 @@ internal sealed unsafe class PackedWeight : IDisposable
         Kind = kind;
         Mr = mr;
         Nr = nr;
-        int slices = (k + kcMax - 1) / kcMax;
-        KcStep = (k + slices - 1) / slices;
+        KcStep = GemmDriver.SliceDepth(k, kcMax);
         Panels = (n + nr - 1) / nr;
         Floats = (long)Panels * nr * k;
         _data = (float*)NativeMemory.AlignedAlloc((nuint)(Floats * sizeof(float)), 64);
@@ -85,13 +84,7 @@ internal sealed unsafe class PackedWeight : IDisposable
     private static void PackBody(void* p, int chunk, long start, long end)
     {
         ref PackArgs a = ref *(PackArgs*)p;
-        int q0 = (int)start, cols = Math.Min((int)end * a.Nr, a.N) - q0 * a.Nr;
-        for (int pc = 0; pc < a.K; pc += a.KcStep)
-        {
-            int kc = Math.Min(a.KcStep, a.K - pc);
-            float* dst = a.Data + (nint)pc * a.Panels * a.Nr + (nint)q0 * a.Nr * kc;
-            GemmPacking.PackB(true, a.W, a.K, pc, kc, q0 * a.Nr, cols, a.Nr, dst);
-        }
+        GemmDriver.PackBPanels(true, a.W, a.K, a.K, a.KcStep, 0, a.N, a.Nr, a.Panels, (int)start, (int)end, a.Data);
     }
 }
 
@@ -210,21 +203,8 @@ internal static unsafe class PackedGemm
                     {
                         for (long end = Math.Min(panelLines, line + linesPerCall); line < end; line++) Sse.Prefetch1(next + line * 64);
                     }
-                    int rows = Math.Min(mr, mc - ir);
-                    float* aPanel = packedA + (nint)ir * kc;
-                    float* cTile = cStrip + (nint)ir * a.N;
-                    if (rows == mr && cols == nr)
-                    {
-                        a.Kernel(kc, aPanel, bPanel, cTile, a.N, 1f, beta);
-                        continue;
-                    }
-                    a.Kernel(kc, aPanel, bPanel, tile, nr, 1f, 0f);
-                    for (int r = 0; r < rows; r++)
-                    {
-                        float* src = tile + r * nr, dst = cTile + (nint)r * a.N;
-                        if (beta == 0) for (int j = 0; j < cols; j++) dst[j] = src[j];
-                        else for (int j = 0; j < cols; j++) dst[j] += src[j];
-                    }
+                    GemmDriver.KernelTile(a.Kernel, kc, packedA + (nint)ir * kc, bPanel, cStrip + (nint)ir * a.N, a.N,
+                        Math.Min(mr, mc - ir), cols, mr, nr, 1f, beta, tile);
                 }
                 if (last && a.Bias != null) AddBias(cStrip, a.N, mc, a.Bias + q * nr, cols);
             }
@@ -234,16 +214,6 @@ internal static unsafe class PackedGemm
     /// <summary>Adds bias[0..cols) to each of <paramref name="rows"/> rows of a column strip (just written: in cache).</summary>
     private static void AddBias(float* c, int ldc, int rows, float* bias, int cols)
     {
-        if (Vector256.IsHardwareAccelerated && cols == 16)
-        {
-            Vector256<float> b0 = Vector256.Load(bias), b1 = Vector256.Load(bias + 8);
-            for (int r = 0; r < rows; r++, c += ldc)
-            {
-                Vector256.Store(Vector256.Load(c) + b0, c);
-                Vector256.Store(Vector256.Load(c + 8) + b1, c + 8);
-            }
-            return;
-        }
         if (Vector256.IsHardwareAccelerated && cols % 8 == 0)
         {
             for (int r = 0; r < rows; r++, c += ldc)

@@ -50,8 +50,9 @@ public sealed partial class ModelCore : IDisposable
     public long ParameterCount { get; }
 
     /// <summary>
-    /// The flat parameter buffer (parameters and BatchNorm running statistics). Code that writes into it other than
-    /// through this class must call <see cref="ParametersChanged"/> afterwards.
+    /// The flat parameter buffer (parameters and BatchNorm running statistics). Code that writes parameters into it other
+    /// than through this class must call <see cref="ParametersChanged"/> afterwards (the running statistics, which the
+    /// training forward updates in place, need not: no backend derives anything from them).
     /// </summary>
     public DeviceBuffer Parameters { get; }
 
