@@ -13,11 +13,12 @@ namespace TransReID.Benchmarks;
 /// packs W on every call), the managed kernel through <see cref="CpuGemm.Sgemm"/> (packs W on every call), and
 /// <see cref="PackedGemm"/> with W packed once beforehand (what the CPU backend does while a model declares its
 /// weights constant). All with bias, 2 threads, wall clock, median of the timed rounds. <c>--kc N</c> sets the packed
-/// slice depth, <c>--mc N</c> the packed task rows.
+/// slice depth, <c>--mc N</c> the packed task rows. <c>--versus KC:MC</c> instead times two packed configurations
+/// against each other, alternating call by call in one process (the only comparison this noisy machine supports).
 /// </summary>
 internal static unsafe class LinearBench
 {
-    private const string Usage = "usage: linear [--runs 15] [--warmup 3] [--kc 256] [--mc 240] [--filter text] [--serial] [--cold]";
+    private const string Usage = "usage: linear [--runs 15] [--warmup 3] [--kc 256] [--mc 240] [--filter text] [--serial] [--cold] [--versus KC:MC]";
 
     private static bool Cold;
 
@@ -27,6 +28,7 @@ internal static unsafe class LinearBench
         int runs = 15, warmup = 3;
         string filter = "";
         bool serial = args.Contains("--serial");
+        (int Kc, int Mc)? versus = null;
         Cold = args.Contains("--cold");
         args = args.Where(a => a is not "--serial" and not "--cold").ToArray();
         for (int i = 0; i < args.Length; i++)
@@ -45,6 +47,11 @@ internal static unsafe class LinearBench
                 case "--kc" when int.TryParse(value, CultureInfo.InvariantCulture, out int kc) && kc >= 8: PackedGemm.Kc = kc; break;
                 case "--mc" when int.TryParse(value, CultureInfo.InvariantCulture, out int mc) && mc >= 1: PackedGemm.McRows = mc; break;
                 case "--filter" when value is not null: filter = value; break;
+                case "--versus" when value?.Split(':') is [var kcText, var mcText]
+                    && int.TryParse(kcText, CultureInfo.InvariantCulture, out int vkc) && vkc >= 8
+                    && int.TryParse(mcText, CultureInfo.InvariantCulture, out int vmc) && vmc >= 1:
+                    versus = (vkc, vmc);
+                    break;
                 default:
                     Console.Error.WriteLine($"linear: bad option '{option}' {value}. {Usage}");
                     return 2;
@@ -60,21 +67,76 @@ internal static unsafe class LinearBench
         Console.WriteLine($"managed: {GemmDriver.DescribeKernel()}; packed once: KC = {PackedGemm.Kc}, task rows {PackedGemm.McRows}; " +
             $"OpenBLAS: {(openBlas ? "present" : "absent")}");
         Console.WriteLine();
+        if (versus is { } other) return Versus(par, other.Kc, other.Mc, runs, warmup, filter, serial);
         Console.WriteLine("| Linear | M | N | K | OpenBLAS GFLOP/s | managed GFLOP/s | packed once GFLOP/s | packed / best other |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var (label, m, n, k) in Shapes(filter))
+        {
+            double[] g = Measure(par, m, n, k, runs, warmup, openBlas, serial);
+            string ob = openBlas ? g[0].ToString("F1", CultureInfo.InvariantCulture) : "-";
+            double best = Math.Max(openBlas ? g[0] : 0, g[1]);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {label} | {m} | {n} | {k} | {ob} | {g[1]:F1} | {g[2]:F1} | {g[2] / best:F2}× |"));
+        }
+        return 0;
+    }
+
+    /// <summary>The four Linear shapes of a ViT-B block at batch 1 and 8 whose label contains <paramref name="filter"/>.</summary>
+    private static IEnumerable<(string Label, int M, int N, int K)> Shapes(string filter)
+    {
         (string Name, int In, int Out)[] layers = [("qkv", 768, 2304), ("proj", 768, 768), ("fc1", 768, 3072), ("fc2", 3072, 768)];
         foreach (int m in new[] { 211, 1688 })
         {
             foreach (var (name, k, n) in layers)
             {
                 string label = $"{name} b{m / 211}";
-                if (!label.Contains(filter, StringComparison.OrdinalIgnoreCase)) continue;
-                double[] g = Measure(par, m, n, k, runs, warmup, openBlas, serial);
-                string ob = openBlas ? g[0].ToString("F1", CultureInfo.InvariantCulture) : "-";
-                double best = Math.Max(openBlas ? g[0] : 0, g[1]);
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {label} | {m} | {n} | {k} | {ob} | {g[1]:F1} | {g[2]:F1} | {g[2] / best:F2}× |"));
+                if (label.Contains(filter, StringComparison.OrdinalIgnoreCase)) yield return (label, m, n, k);
             }
+        }
+    }
+
+    /// <summary>--versus: packed at (Kc, McRows) against packed at (kc2, mc2), call by call alternating.</summary>
+    private static int Versus(CpuParallel par, int kc2, int mc2, int runs, int warmup, string filter, bool serial)
+    {
+        int kc1 = PackedGemm.Kc, mc1 = PackedGemm.McRows;
+        Console.WriteLine($"| Linear | M | N | K | KC {kc1}, rows {mc1} GFLOP/s | KC {kc2}, rows {mc2} GFLOP/s | second / first |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
+        foreach (var (label, m, n, k) in Shapes(filter))
+        {
+            float* x = GemmBench.Alloc((long)m * k, 1), b = GemmBench.Alloc(n, 3), y = GemmBench.Alloc((long)m * n, 4);
+            int copies = Cold ? (int)Math.Max(2, (96L << 20) / ((long)n * k * sizeof(float))) : 1;
+            var ws = new nint[copies];
+            var packs = new PackedWeight[2, copies];
+            for (int c = 0; c < copies; c++)
+            {
+                ws[c] = (nint)GemmBench.Alloc((long)n * k, 2 + c);
+                packs[0, c] = new PackedWeight((float*)ws[c], n, k, GemmDriver.KernelKind, kc1, par);
+                packs[1, c] = new PackedWeight((float*)ws[c], n, k, GemmDriver.KernelKind, kc2, par);
+            }
+            var seconds = new List<double>[2] { new(), new() };
+            for (int round = -warmup; round < runs; round++)
+            {
+                for (int i = 0; i < 2; i++)
+                {
+                    int way = (round & 1) ^ i, copy = (round + warmup) % copies;
+                    PackedGemm.McRows = way == 0 ? mc1 : mc2;
+                    double start = GemmBench.Now(serial);
+                    PackedGemm.Linear(par, x, m, packs[way, copy], b, y);
+                    if (round >= 0) seconds[way].Add(GemmBench.Now(serial) - start);
+                }
+            }
+            PackedGemm.McRows = mc1;
+            double flops = 2.0 * m * n * k, g1 = flops / GemmBench.Median(seconds[0]) / 1e9, g2 = flops / GemmBench.Median(seconds[1]) / 1e9;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {label} | {m} | {n} | {k} | {g1:F1} | {g2:F1} | {g2 / g1:F2}× |"));
+            for (int c = 0; c < copies; c++)
+            {
+                NativeMemory.AlignedFree((void*)ws[c]);
+                packs[0, c].Dispose();
+                packs[1, c].Dispose();
+            }
+            NativeMemory.AlignedFree(x);
+            NativeMemory.AlignedFree(b);
+            NativeMemory.AlignedFree(y);
         }
         return 0;
     }
