@@ -1,5 +1,7 @@
 import sys
-def kernel(name, vec, width, mr, nv, doc):
+def kernel(name, vec, width, mr, nv, doc, astep=None):
+    # astep: floats of packed A per k step (the packed panel's MR); a kernel for the first mr rows of a wider panel
+    astep = astep or mr
     nr = width*nv
     L = []
     L.append(f"    /// <summary>{doc}</summary>")
@@ -24,7 +26,7 @@ def kernel(name, vec, width, mr, nv, doc):
     for r in range(mr):
         L.append(f"            {'' if r else vec+'<float> '}av = {vec}.Create(a[{r}]);")
         L.append("            " + " ".join(f"c{r}_{v} = {vec}.FusedMultiplyAdd(av, b{v}, c{r}_{v});" for v in range(nv)))
-    L.append(f"            a += {mr};")
+    L.append(f"            a += {astep};")
     L.append(f"            b += {nr};")
     L.append("        }")
     L.append(f"        {vec}<float> va = {vec}.Create(alpha), vb = {vec}.Create(beta);")
@@ -36,4 +38,5 @@ def kernel(name, vec, width, mr, nv, doc):
             L.append(f"        Update({row}{off}, c{r}_{v}, va, vb, mode);")
     L.append("    }")
     return "\n".join(L)
-print(kernel(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]))
+print(kernel(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6],
+             int(sys.argv[7]) if len(sys.argv) > 7 else None))

@@ -34,10 +34,24 @@ internal enum GemmKernelKind
 internal static unsafe class GemmDriver
 {
     /// <summary>Blocking parameters and the micro-kernel they go with.</summary>
-    private readonly struct Config(int mr, int nr, int kc, int mc, delegate*<int, float*, float*, float*, nint, float, float, void> kernel)
+    private readonly struct Config(int mr, int nr, int kc, int mc, delegate*<int, float*, float*, float*, nint, float, float, void> kernel,
+        delegate*<int, float*, float*, float*, nint, float, float, void> edge = null, int edgeRows = 0)
     {
         public readonly int Mr = mr, Nr = nr, Kc = kc, Mc = mc;
         public readonly delegate*<int, float*, float*, float*, nint, float, float, void> Kernel = kernel;
+        public readonly MicroKernel Micro = new(kernel, mr, nr, edge, edgeRows);
+    }
+
+    /// <summary>
+    /// A micro-kernel family as the drivers call it: the MR × NR kernel, and optionally an edge kernel for the last rows
+    /// of M that computes <see cref="EdgeRows"/> rows of the same MR-row packed A panel (so a 1-row remainder of a 14-row
+    /// tile does not cost a whole 14-row call).
+    /// </summary>
+    internal readonly struct MicroKernel(delegate*<int, float*, float*, float*, nint, float, float, void> kernel, int mr, int nr,
+        delegate*<int, float*, float*, float*, nint, float, float, void> edge, int edgeRows)
+    {
+        public readonly delegate*<int, float*, float*, float*, nint, float, float, void> Kernel = kernel, Edge = edge;
+        public readonly int Mr = mr, Nr = nr, EdgeRows = edgeRows;
     }
 
     /// <summary>
@@ -79,6 +93,9 @@ internal static unsafe class GemmDriver
         return cfg.Kernel;
     }
 
+    /// <summary>The micro-kernel family of <paramref name="kind"/>, with its edge kernel where it has one.</summary>
+    internal static MicroKernel Micro(GemmKernelKind kind) => GetConfig(kind).Micro;
+
     /// <summary>
     /// Depth of K's slices for a kernel whose slices may be at most <paramref name="kcMax"/> deep: K is cut into
     /// ceil(k / kcMax) equal slices (not kcMax, kcMax, …, remainder), fewer passes over C for the same bound.
@@ -109,20 +126,44 @@ internal static unsafe class GemmDriver
 
     /// <summary>
     /// One micro-kernel call on a C tile of <paramref name="rows"/> × <paramref name="cols"/> (at most MR × NR): a full
-    /// tile directly, an edge tile through the MR × NR scratch <paramref name="tile"/> (C = alpha·acc + beta·C there too).
+    /// tile directly; a tile of fewer rows (all NR columns) through the family's edge kernel, EdgeRows at a time, when it
+    /// has one; any other edge tile through the MR × NR scratch <paramref name="tile"/> (C = alpha·acc + beta·C there too).
     /// </summary>
-    internal static void KernelTile(delegate*<int, float*, float*, float*, nint, float, float, void> kernel, int kc,
-        float* aPanel, float* bPanel, float* cTile, nint ldc, int rows, int cols, int mr, int nr, float alpha, float beta, float* tile)
+    internal static void KernelTile(in MicroKernel k, int kc, float* aPanel, float* bPanel, float* cTile, nint ldc, int rows, int cols,
+        float alpha, float beta, float* tile)
     {
+        int mr = k.Mr, nr = k.Nr;
         if (rows == mr && cols == nr)
         {
-            kernel(kc, aPanel, bPanel, cTile, ldc, alpha, beta);
+            k.Kernel(kc, aPanel, bPanel, cTile, ldc, alpha, beta);
             return;
         }
-        kernel(kc, aPanel, bPanel, tile, nr, 1f, 0f);
-        for (int r = 0; r < rows; r++)
+        if (k.Edge != null && cols == nr)
         {
-            float* src = tile + r * nr, dst = cTile + r * ldc;
+            for (int r0 = 0; r0 < rows; r0 += k.EdgeRows)
+            {
+                int n = Math.Min(k.EdgeRows, rows - r0);
+                if (n == k.EdgeRows)
+                {
+                    k.Edge(kc, aPanel + r0, bPanel, cTile + r0 * ldc, ldc, alpha, beta);
+                    continue;
+                }
+                // a short last group: the edge kernel's rows end at row MR at most (past it lies the next k step of A)
+                int first = Math.Min(r0, mr - k.EdgeRows);
+                k.Edge(kc, aPanel + first, bPanel, tile, nr, 1f, 0f);
+                Blend(tile + (r0 - first) * nr, nr, cTile + r0 * ldc, ldc, n, cols, alpha, beta);
+            }
+            return;
+        }
+        k.Kernel(kc, aPanel, bPanel, tile, nr, 1f, 0f);
+        Blend(tile, nr, cTile, ldc, rows, cols, alpha, beta);
+    }
+
+    /// <summary>dst = alpha·src + beta·dst over <paramref name="rows"/> × <paramref name="cols"/> (beta = 0: dst is not read).</summary>
+    private static void Blend(float* src, nint lds, float* dst, nint ldc, int rows, int cols, float alpha, float beta)
+    {
+        for (int r = 0; r < rows; r++, src += lds, dst += ldc)
+        {
             if (beta == 0) for (int j = 0; j < cols; j++) dst[j] = alpha * src[j];
             else for (int j = 0; j < cols; j++) dst[j] = alpha * src[j] + beta * dst[j];
         }
@@ -147,7 +188,7 @@ internal static unsafe class GemmDriver
     // Vector128: not tuned (no machine here needs it).
     private static Config GetConfig(GemmKernelKind kind) => kind switch
     {
-        GemmKernelKind.Vector512 => new Config(14, 32, 768, 14 * 24, &GemmKernels.Kernel14x32),
+        GemmKernelKind.Vector512 => new Config(14, 32, 768, 14 * 24, &GemmKernels.Kernel14x32, &GemmKernels.Kernel4x32Of14, 4),
         GemmKernelKind.Vector256 => new Config(4, 24, 256, 4 * 48, &GemmKernels.Kernel4x24),
         _ => new Config(4, 8, 256, 4 * 48, &GemmKernels.Kernel4x8),
     };
@@ -244,8 +285,8 @@ internal static unsafe class GemmDriver
                 float* bPanel = packedBSlice + (nint)q * nr * kc;
                 for (int ir = 0; ir < mc; ir += mr)
                 {
-                    KernelTile(cfg.Kernel, kc, packedA + (nint)ir * kc, bPanel, cBlock + ir * ldc + q * nr, ldc,
-                        Math.Min(mr, mc - ir), cols, mr, nr, alpha, betaEff, tile);
+                    KernelTile(cfg.Micro, kc, packedA + (nint)ir * kc, bPanel, cBlock + ir * ldc + q * nr, ldc,
+                        Math.Min(mr, mc - ir), cols, alpha, betaEff, tile);
                 }
             }
         }

@@ -135,6 +135,48 @@ internal static unsafe class GemmKernels
         Update(c + 13 * ldc + 16, c13_1, va, vb, mode);
     }
 
+    /// <summary>AVX-512 edge kernel: 4 rows × 32 of a 14-row packed A panel (a advances 14 per k), for the last rows of M: a 1-row remainder costs a third of a 14-row call instead of a whole one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Kernel4x32Of14(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    {
+        Vector512<float> c0_0 = default, c0_1 = default;
+        Vector512<float> c1_0 = default, c1_1 = default;
+        Vector512<float> c2_0 = default, c2_1 = default;
+        Vector512<float> c3_0 = default, c3_1 = default;
+        if (Sse.IsSupported)
+        {
+            for (int r = 0; r < 4; r++)
+            {
+                float* row = c + r * ldc;
+                Sse.Prefetch0(row); Sse.Prefetch0(row + 16); Sse.Prefetch0(row + 31);
+            }
+        }
+        for (int p = 0; p < kc; p++)
+        {
+            Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
+            Vector512<float> av = Vector512.Create(a[0]);
+            c0_0 = Vector512.FusedMultiplyAdd(av, b0, c0_0); c0_1 = Vector512.FusedMultiplyAdd(av, b1, c0_1);
+            av = Vector512.Create(a[1]);
+            c1_0 = Vector512.FusedMultiplyAdd(av, b0, c1_0); c1_1 = Vector512.FusedMultiplyAdd(av, b1, c1_1);
+            av = Vector512.Create(a[2]);
+            c2_0 = Vector512.FusedMultiplyAdd(av, b0, c2_0); c2_1 = Vector512.FusedMultiplyAdd(av, b1, c2_1);
+            av = Vector512.Create(a[3]);
+            c3_0 = Vector512.FusedMultiplyAdd(av, b0, c3_0); c3_1 = Vector512.FusedMultiplyAdd(av, b1, c3_1);
+            a += 14;
+            b += 32;
+        }
+        Vector512<float> va = Vector512.Create(alpha), vb = Vector512.Create(beta);
+        int mode = beta == 0 ? 0 : beta == 1 ? 1 : 2;
+        Update(c, c0_0, va, vb, mode);
+        Update(c + 16, c0_1, va, vb, mode);
+        Update(c + ldc, c1_0, va, vb, mode);
+        Update(c + ldc + 16, c1_1, va, vb, mode);
+        Update(c + 2 * ldc, c2_0, va, vb, mode);
+        Update(c + 2 * ldc + 16, c2_1, va, vb, mode);
+        Update(c + 3 * ldc, c3_0, va, vb, mode);
+        Update(c + 3 * ldc + 16, c3_1, va, vb, mode);
+    }
+
     /// <summary>AVX2 kernel: MR = 4, NR = 24 (three ymm per row; 12 accumulators + 3 B vectors + 1 broadcast = all 16 registers).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Kernel4x24(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)

@@ -128,7 +128,7 @@ internal static unsafe class PackedGemm
         {
             X = x, Y = y, Bias = bias, B = w.Data, M = m, N = w.N, K = w.K, KcStep = w.KcStep, Panels = w.Panels,
             Mr = mr, Nr = w.Nr, MPanels = mPanels, MTasks = mTasks, NTasks = nTasks,
-            Kernel = GemmDriver.Kernel(w.Kind, out _, out _),
+            Kernel = GemmDriver.Micro(w.Kind),
         };
         if (nTasks > 1)
         {
@@ -156,7 +156,7 @@ internal static unsafe class PackedGemm
     {
         public float* X, Y, Bias, B, SharedA;
         public int M, N, K, KcStep, Panels, Mr, Nr, MPanels, MTasks, NTasks;
-        public delegate*<int, float*, float*, float*, nint, float, float, void> Kernel;
+        public GemmDriver.MicroKernel Kernel;
     }
 
     private static void TaskBody(void* p, int chunk, long start, long end)
@@ -204,7 +204,7 @@ internal static unsafe class PackedGemm
                         for (long end = Math.Min(panelLines, line + linesPerCall); line < end; line++) Sse.Prefetch1(next + line * 64);
                     }
                     GemmDriver.KernelTile(a.Kernel, kc, packedA + (nint)ir * kc, bPanel, cStrip + (nint)ir * a.N, a.N,
-                        Math.Min(mr, mc - ir), cols, mr, nr, 1f, beta, tile);
+                        Math.Min(mr, mc - ir), cols, 1f, beta, tile);
                 }
                 if (last && a.Bias != null) AddBias(cStrip, a.N, mc, a.Bias + q * nr, cols);
             }

@@ -85,6 +85,34 @@ public class GemmTests
         }
     }
 
+    /// <summary>Kernel families this CPU runs in hardware, as ints.</summary>
+    public static TheoryData<int> Kinds()
+    {
+        var data = new TheoryData<int>();
+        foreach (GemmKernelKind kind in Enum.GetValues<GemmKernelKind>())
+            if (kind <= GemmDriver.BestKernel) data.Add((int)kind);
+        return data;
+    }
+
+    // Every row count of a last, partial MR-row tile (the edge kernel's groups, a short last group, the scratch tile),
+    // with whole NR panels and with a column edge too, alpha and beta general and beta = 0.
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Every_row_remainder_of_the_last_tile_matches_reference(int kernelKind)
+    {
+        var kind = (GemmKernelKind)kernelKind;
+        var micro = GemmDriver.Micro(kind);
+        int seed = 500;
+        for (int rows = 1; rows < micro.Mr; rows++)
+        {
+            foreach (int n in (int[])[2 * micro.Nr, 2 * micro.Nr + 3])
+            {
+                Check(GemmProvider.Managed, kind, false, true, micro.Mr + rows, n, 37, -0.75f, 0.5f, 1, 2, 3, false, seed++);
+                Check(GemmProvider.Managed, kind, true, false, rows, n, 37, 1f, 0f, 0, 0, 0, false, seed++);
+            }
+        }
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

@@ -15,7 +15,7 @@ public unsafe class PackedGemmTests
 {
     // (m, n, k, kc): one tile; primes across MR/NR; K = 600 in 3 slices of 200 (kc 256); k below the 8-wide transposes;
     // m·n·k ≥ the parallel threshold with few rows (column tasks, shared x) and with many (row tasks); M = 1 with a
-    // weight big enough to go parallel; N = 3072 fc1-like at batch 1.
+    // weight big enough to go parallel; N = 3072 fc1-like at batch 1; and per kernel family every partial last tile.
     public static TheoryData<int, int, int, int, int> Cases()
     {
         var data = new TheoryData<int, int, int, int, int>();
@@ -28,6 +28,9 @@ public unsafe class PackedGemmTests
         {
             if (kind > GemmDriver.BestKernel) continue;
             foreach (var (m, n, k, kc) in shapes) data.Add((int)kind, m, n, k, kc);
+            // every row count of the last, partial tile (M = 2·MR + r), over whole panels
+            var micro = GemmDriver.Micro(kind);
+            for (int r = 1; r < micro.Mr; r++) data.Add((int)kind, 2 * micro.Mr + r, 2 * micro.Nr, 40, 256);
         }
         return data;
     }
