@@ -10,7 +10,7 @@ using TransReID.Runtime.Model;
 namespace TransReID.Benchmarks;
 
 /// <summary>
-/// <c>profile [--batch N] [--train] [--runs N] [--by-shape] [--kc N] [--mc N] [--threads N] [--compare-packed]</c>: wall time per backend op of one Embed (or TrainStep) of the Market stride
+/// <c>profile [--batch N] [--train] [--runs N] [--by-shape] [--kc N] [--mc N] [--threads N] [--compare-packed] [--compare-workers]</c>: wall time per backend op of one Embed (or TrainStep) of the Market stride
 /// model, through a timing proxy around the CPU backend. Ops are synchronous on the CPU, so each call's time is its cost.
 /// </summary>
 internal static class ProfileBench
@@ -42,19 +42,18 @@ internal static class ProfileBench
         Once();
         if (args.Contains("--compare-packed"))
         {
-            // packed-once Linear weights against per-call packing, alternating call by call (same machine state)
-            var times = new List<double>[] { new(), new() };
-            for (int r = 0; r < 2 * runs; r++)
-            {
-                ConstantWeights.Enabled = r % 2 == 0;
-                long t0 = Stopwatch.GetTimestamp();
-                Once();
-                times[r % 2].Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
-            }
-            ConstantWeights.Enabled = true;
-            double packedMs = GemmBench.Median(times[0]) * 1e3, perCallMs = GemmBench.Median(times[1]) * 1e3;
+            // packed-once Linear weights against per-call packing
+            var (packedMs, perCallMs) = Alternate(runs, on => ConstantWeights.Enabled = on, Once);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Embed batch {batch}, median of {runs} alternating calls each: weights packed once {packedMs:F0} ms, packed per call ({CpuGemm.Describe()}) {perCallMs:F0} ms, ratio {perCallMs / packedMs:F2}x"));
+            return 0;
+        }
+        if (args.Contains("--compare-workers"))
+        {
+            // the backend's own spinning helper threads against .NET thread-pool helpers
+            var (workersMs, poolMs) = Alternate(runs, on => CpuParallel.UseThreadPool = !on, Once);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Embed batch {batch}, median of {runs} alternating calls each: CpuWorkers helpers {workersMs:F0} ms, thread-pool helpers {poolMs:F0} ms, ratio {poolMs / workersMs:F2}x"));
             return 0;
         }
         timing.Times.Clear();
@@ -66,5 +65,23 @@ internal static class ProfileBench
         foreach (var (op, (t, n)) in timing.Times.OrderByDescending(kv => kv.Value.Seconds))
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {op,-26} {t / runs,8:F3} s  {100 * t / runs / total,5:F1}%  {n / runs,5} calls"));
         return 0;
+    }
+
+    /// <summary>
+    /// Medians (ms) of <paramref name="runs"/> calls with a setting on and as many with it off, alternating call by call
+    /// so both see the same machine state; the setting is left on.
+    /// </summary>
+    private static (double OnMs, double OffMs) Alternate(int runs, Action<bool> set, Action once)
+    {
+        var times = new List<double>[] { new(), new() };
+        for (int r = 0; r < 2 * runs; r++)
+        {
+            set(r % 2 == 0);
+            long t0 = Stopwatch.GetTimestamp();
+            once();
+            times[r % 2].Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
+        }
+        set(true);
+        return (GemmBench.Median(times[0]) * 1e3, GemmBench.Median(times[1]) * 1e3);
     }
 }

@@ -8,8 +8,8 @@ namespace TransReID.Runtime.Cpu;
 /// <summary>
 /// A tiny static partitioner for the CPU backend's row loops: [0, count) is cut into a deterministic number of equal
 /// chunks (a function of count, grain and the thread count only, so per-chunk partial sums reduce the same way on
-/// every run); the calling thread works through them together with up to <see cref="Threads"/> − 1 thread-pool
-/// helpers. No allocation per call: the loop body is a static function pointer taking a pointer to an argument
+/// every run); the calling thread works through them together with up to <see cref="Threads"/> − 1 helpers of
+/// <see cref="CpuWorkers"/>. No allocation per call: the loop body is a static function pointer taking a pointer to an argument
 /// struct on the caller's stack, and job objects are pooled.
 /// </summary>
 internal sealed unsafe class CpuParallel
@@ -27,6 +27,12 @@ internal sealed unsafe class CpuParallel
 
     /// <summary>Threads that work on one loop (the caller included).</summary>
     public int Threads { get; }
+
+    /// <summary>
+    /// Helpers from the .NET thread pool instead of <see cref="CpuWorkers"/> (the earlier design; kept so the two can be
+    /// compared in one process: <c>TransReID.Benchmarks profile --compare-workers</c>).
+    /// </summary>
+    internal static bool UseThreadPool { get; set; }
 
     /// <summary>Whether GEMMs may use their own threads.</summary>
     public bool GemmParallel => Threads > 1;
@@ -66,7 +72,8 @@ internal sealed unsafe class CpuParallel
         job.Pending = chunks;
         job.Refs = helpers + 1;
         Volatile.Write(ref job.Next, 0);
-        for (int i = 0; i < helpers; i++) ThreadPool.UnsafeQueueUserWorkItem(job, preferLocal: false);
+        if (UseThreadPool) for (int i = 0; i < helpers; i++) ThreadPool.UnsafeQueueUserWorkItem(job, preferLocal: false);
+        else CpuWorkers.Enqueue(job, helpers);
         job.RunChunks();
         // Every chunk is claimed by now; the ones still pending are running on helpers, so this wait is short.
         var spin = new SpinWait();

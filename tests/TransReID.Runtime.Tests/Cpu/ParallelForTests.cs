@@ -76,4 +76,68 @@ public unsafe class ParallelForTests
         }
         Assert.All(hits, v => Assert.Equal(1, v));
     }
+
+    private static void RecordThread(void* p, int chunk, long start, long end)
+    {
+        ref CountArgs a = ref *(CountArgs*)p;
+        // long enough (≈ 1 ms) that a helper which is awake has time to claim a chunk before the caller claims them all
+        Thread.SpinWait(200_000);
+        for (long i = start; i < end; i++)
+        {
+            Interlocked.Increment(ref a.Hits[i]);
+            a.ChunkOf[i] = Environment.CurrentManagedThreadId;
+        }
+    }
+
+    [Fact]
+    public void Loops_from_several_threads_at_once_all_complete_and_helpers_wake_after_sleeping()
+    {
+        // four callers share the one team of helper threads, each loop visiting every index once
+        const int N = 4_000;
+        var errors = 0;
+        var callers = new Thread[4];
+        for (int t = 0; t < callers.Length; t++)
+        {
+            callers[t] = new Thread(() =>
+            {
+                var par = new CpuParallel(3);
+                var hits = new int[N];
+                var chunkOf = new int[N];
+                for (int rep = 0; rep < 50; rep++)
+                {
+                    Array.Clear(hits);
+                    fixed (int* h = hits)
+                    fixed (int* c = chunkOf)
+                    {
+                        var a = new CountArgs { Hits = h, ChunkOf = c };
+                        par.For(N, 1, &Count, &a);
+                    }
+                    if (Array.Exists(hits, v => v != 1)) Interlocked.Increment(ref errors);
+                }
+            });
+            callers[t].Start();
+        }
+        foreach (var t in callers) Assert.True(t.Join(TimeSpan.FromSeconds(60)), "a loop did not finish");
+        Assert.Equal(0, errors);
+
+        // after the helpers have blocked (well past their spin time), a loop still gets one: some chunk runs elsewhere
+        var parallel = new CpuParallel(2);
+        var ran = new int[8];
+        var thread = new int[8];
+        bool helped = false;
+        int attempts = 0;
+        for (; attempts < 20 && !helped; attempts++)
+        {
+            Thread.Sleep(CpuWorkers.SpinTime * 20);
+            fixed (int* h = ran)
+            fixed (int* c = thread)
+            {
+                var a = new CountArgs { Hits = h, ChunkOf = c };
+                parallel.For(8, 1, &RecordThread, &a);
+            }
+            helped = Array.Exists(thread, id => id != Environment.CurrentManagedThreadId);
+        }
+        Assert.True(helped, "no chunk ever ran on a helper after the helpers had gone to sleep");
+        Assert.All(ran, v => Assert.Equal(attempts, v));
+    }
 }
