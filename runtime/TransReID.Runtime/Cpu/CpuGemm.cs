@@ -13,7 +13,7 @@ internal enum GemmProvider
 }
 
 /// <summary>
-/// Single-precision GEMM on the CPU. Dispatches to OpenBLAS when it loads (unless TRANSREID_BLAS=managed), otherwise to
+/// Single-precision GEMM on the CPU. Dispatches to OpenBLAS when it loads and knows this CPU (unless TRANSREID_BLAS=managed), otherwise to
 /// the managed packed kernel. Calls with parallel = false always run the managed kernel on the calling thread, so that
 /// callers that already parallelise (attention over batch × heads) never nest OpenBLAS's threads inside their own.
 /// </summary>
@@ -29,7 +29,7 @@ internal static unsafe class CpuGemm
 
     /// <summary>
     /// Provider for parallel calls. Defaults from <see cref="ProviderVariable"/>: unset or "auto" → OpenBLAS when
-    /// available, else managed; "managed" → managed; "openblas" → OpenBLAS (error if it does not load).
+    /// available and its kernels are not older than this CPU (<see cref="OpenBlas.LagsThisCpu"/>), else managed; "managed" → managed; "openblas" → OpenBLAS (error if it does not load).
     /// Setting <see cref="GemmProvider.OpenBlas"/> without the library throws.
     /// </summary>
     internal static GemmProvider Provider
@@ -46,7 +46,8 @@ internal static unsafe class CpuGemm
     /// <summary>The provider in use, e.g. "managed AVX-512 14×32 micro-kernel, KC=768, MC=336 (2 threads)" or the OpenBLAS build.</summary>
     internal static string Describe() => Provider == GemmProvider.OpenBlas
         ? OpenBlas.Describe()
-        : $"managed {GemmDriver.DescribeKernel()} ({GemmDriver.ThreadCount} threads)";
+        : $"managed {GemmDriver.DescribeKernel()} ({GemmDriver.ThreadCount} threads)"
+          + (OpenBlas.LagsThisCpu ? $"; OpenBLAS not used: it runs its {OpenBlas.CoreName ?? "unnamed"} kernels on this CPU" : "");
 
     /// <summary>
     /// C[M,N] = alpha · op(A)[M,K] · op(B)[K,N] + beta · C, row-major with leading dimensions (elements per row).
@@ -111,7 +112,7 @@ internal static unsafe class CpuGemm
     internal static GemmProvider ParseProvider(string? value)
     {
         if (string.IsNullOrWhiteSpace(value) || value.Equals("auto", StringComparison.OrdinalIgnoreCase))
-            return OpenBlasAvailable ? GemmProvider.OpenBlas : GemmProvider.Managed;
+            return OpenBlasAvailable && !OpenBlas.LagsThisCpu ? GemmProvider.OpenBlas : GemmProvider.Managed;
         if (value.Equals("managed", StringComparison.OrdinalIgnoreCase)) return GemmProvider.Managed;
         if (value.Equals("openblas", StringComparison.OrdinalIgnoreCase))
         {

@@ -63,6 +63,26 @@ internal static unsafe partial class OpenBlas
         return $"{config} ({threading})";
     }
 
+    /// <summary>
+    /// The core OpenBLAS picked its kernels for (<c>openblas_get_corename</c>, e.g. "Haswell", "SkylakeX"), or null when
+    /// the library or the export is missing. A DYNAMIC_ARCH build that does not know the CPU falls back to an old core:
+    /// Debian's 0.3.21 names an Emerald Rapids Xeon "Prescott" and runs SSE3 kernels there.
+    /// </summary>
+    public static string? CoreName { get; } = IsAvailable && NativeLibrary.TryGetExport(Handle, "openblas_get_corename", out IntPtr fn)
+        ? Marshal.PtrToStringUTF8((IntPtr)((delegate* unmanaged<byte*>)fn)())?.Trim()
+        : null;
+
+    /// <summary>OpenBLAS cores whose SGEMM kernels use AVX2 + FMA or AVX-512.</summary>
+    private static readonly string[] VectorCores = ["Haswell", "Zen", "Excavator", "SkylakeX", "Cooperlake", "SapphireRapids"];
+
+    /// <summary>
+    /// Whether OpenBLAS's kernels are older than the managed kernel this CPU runs: it picked a core without AVX2 kernels
+    /// (or did not say which) while the CPU has AVX2 + FMA. Measured on such a machine (docs/benchmarks.md): the
+    /// managed kernel 2–5× faster on every model GEMM shape.
+    /// </summary>
+    public static bool LagsThisCpu => IsAvailable && GemmDriver.BestKernel >= GemmKernelKind.Vector256
+        && !Array.Exists(VectorCores, c => string.Equals(c, CoreName, StringComparison.OrdinalIgnoreCase));
+
     /// <summary>OpenBLAS's thread count (<c>openblas_get_num_threads</c>), or 0 when unavailable.</summary>
     public static int GetThreadCount() =>
         IsAvailable && NativeLibrary.TryGetExport(Handle, "openblas_get_num_threads", out IntPtr fn) ? ((delegate* unmanaged<int>)fn)() : 0;

@@ -195,11 +195,22 @@ public class GemmTests
     }
 
     [Fact]
+    public void OpenBlas_lags_this_cpu_only_when_its_core_has_no_avx2_kernels_and_the_cpu_has()
+    {
+        Assert.SkipUnless(CpuGemm.OpenBlasAvailable, NoOpenBlas);
+        Assert.False(string.IsNullOrEmpty(OpenBlas.CoreName), "libopenblas.so.0 exports openblas_get_corename");
+        bool vectorCore = OpenBlas.CoreName is "Haswell" or "Zen" or "Excavator" or "SkylakeX" or "Cooperlake" or "SapphireRapids";
+        Assert.Equal(GemmDriver.BestKernel >= GemmKernelKind.Vector256 && !vectorCore, OpenBlas.LagsThisCpu);
+        if (OpenBlas.LagsThisCpu) Assert.Contains($"runs its {OpenBlas.CoreName} kernels", CpuGemm.Describe(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Provider_variable_is_parsed_and_bad_values_are_named()
     {
         Assert.Equal(GemmProvider.Managed, CpuGemm.ParseProvider("managed"));
         Assert.Equal(GemmProvider.Managed, CpuGemm.ParseProvider("MANAGED"));
-        var auto = CpuGemm.OpenBlasAvailable ? GemmProvider.OpenBlas : GemmProvider.Managed;
+        // auto: OpenBLAS unless it is missing or runs older kernels than this CPU's managed one (e.g. "Prescott" on a new Xeon)
+        var auto = CpuGemm.OpenBlasAvailable && !OpenBlas.LagsThisCpu ? GemmProvider.OpenBlas : GemmProvider.Managed;
         Assert.Equal(auto, CpuGemm.ParseProvider(null));
         Assert.Equal(auto, CpuGemm.ParseProvider("auto"));
         if (CpuGemm.OpenBlasAvailable) Assert.Equal(GemmProvider.OpenBlas, CpuGemm.ParseProvider("openblas"));
