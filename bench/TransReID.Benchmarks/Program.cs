@@ -17,6 +17,7 @@ internal static class Program
         ["linear"] = ("CPU Linear GFLOP/s at batch 1 and 8: OpenBLAS, managed, managed with weights packed once", LinearBench.Run),
         ["embed"] = ("CPU Embed images/s of the Market stride model (batch 8), per GEMM provider", ModelBench.Embed),
         ["train"] = ("CPU TrainStep images/s of the Market stride model (batch 16), per GEMM provider", ModelBench.Train),
+        ["attention"] = ("CPU attention forward ms per call at batch 1 and 8, fused AVX2 vs AVX-512 (--gemm: and the fallback)", AttentionBench.Run),
         ["profile"] = ("time per backend op of one Embed (--train: TrainStep) of the Market stride model", ProfileBench.Run),
         ["evaluate"] = ("evaluation protocol (CMC/mAP) on a Market-1501-sized synthetic problem", EvalBench.Run),
         ["cuda-info"] = ("CUDA backend, memory, launch limits, NVRTC header probe (GPU check)", DeviceTools.Info),

@@ -18,6 +18,10 @@ namespace TransReID.Runtime.Cpu;
 /// 6×16 kernel accumulates probs·V into y. The kernels accumulate each dot product in order with FMAs, as the managed
 /// GEMM does, so scores and y match the fallback to the last bit or so. The work items are (pair, row block), so both
 /// threads stay busy even with few pairs, and no call goes through a GEMM's packing or per-call setup.
+/// With AVX-512 (<see cref="Avx512Supported"/>) the same pass runs on 512-bit vectors instead: blocks of
+/// <see cref="WideRowBlock"/> rows, Kᵀ and V in 32-wide panels, one 12×32 kernel (<see cref="Tile512"/>, 24 zmm
+/// accumulators) for both products and a 16-wide softmax with the same exp, so its results equal the AVX2 path's
+/// but for the order of the softmax sum.
 /// Without AVX2 + FMA (and for the backward) each pair runs single-threaded GEMMs through <see cref="CpuGemm.Sgemm"/>
 /// and a TensorPrimitives softmax per row, pairs spread over the threads.
 /// </para>
@@ -30,34 +34,53 @@ internal static unsafe class CpuAttention
     /// <summary>Columns per kernel tile (two 8-float vectors; the kernels' NR).</summary>
     private const int Panel = 16;
 
+    /// <summary>Query rows per work item of the AVX-512 path (<see cref="Tile512"/>'s MR).</summary>
+    internal const int WideRowBlock = 12;
+
+    /// <summary>Columns per <see cref="Tile512"/> tile (two 16-float vectors) and width of its packed panels.</summary>
+    private const int WidePanel = 32;
+
     /// <summary>Multiply-adds worth one parallel chunk at least (a few microseconds of work).</summary>
     private const long ChunkGrainFma = 1 << 17;
 
     [ThreadStatic] private static float[]? t_scratch;
 
-    /// <summary>Whether <see cref="Forward"/> takes the fused AVX2 + FMA path.</summary>
+    /// <summary>Whether the fused AVX2 + FMA path (<see cref="AttentionPath.Avx2"/>) can run here.</summary>
     internal static bool FusedSupported => Vector256.IsHardwareAccelerated && Fma.IsSupported && Avx2.IsSupported;
+
+    /// <summary>
+    /// Whether the fused AVX-512 path (<see cref="AttentionPath.Avx512"/>) can run here: AVX-512F, and the runtime
+    /// treats 512-bit vectors as fast (it does not on CPUs that throttle under them).
+    /// </summary>
+    internal static bool Avx512Supported => FusedSupported && Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
+
+    /// <summary>The fastest path this machine runs, the one <see cref="Forward(CpuParallel, float*, float*, float*, int, int, int, int, float)"/> takes.</summary>
+    internal static AttentionPath DefaultPath =>
+        Avx512Supported ? AttentionPath.Avx512 : FusedSupported ? AttentionPath.Avx2 : AttentionPath.Gemm;
 
     /// <summary>probs[B,H,T,T] = softmax(scale·Q·Kᵀ); y[B,T,D] = probs·V with heads concatenated.</summary>
     public static void Forward(CpuParallel par, float* qkv, float* probs, float* y, int batch, int tokens, int heads, int headDim, float scale) =>
-        Forward(par, qkv, probs, y, batch, tokens, heads, headDim, scale, FusedSupported);
+        Forward(par, qkv, probs, y, batch, tokens, heads, headDim, scale, DefaultPath);
 
     /// <summary>
-    /// <see cref="Forward(CpuParallel, float*, float*, float*, int, int, int, int, float)"/> with the path chosen:
-    /// <paramref name="fused"/> = false runs the per-pair GEMM fallback (tests compare both).
+    /// <see cref="Forward(CpuParallel, float*, float*, float*, int, int, int, int, float)"/> on the path chosen (tests
+    /// and benchmarks compare them); a path this machine cannot run falls back to <see cref="DefaultPath"/>.
     /// </summary>
     internal static void Forward(CpuParallel par, float* qkv, float* probs, float* y, int batch, int tokens, int heads, int headDim,
-        float scale, bool fused)
+        float scale, AttentionPath path)
     {
         var a = new Args { Qkv = qkv, Probs = probs, Y = y, Tokens = tokens, Heads = heads, HeadDim = headDim, Scale = scale };
         long pairs = (long)batch * heads;
-        if (!fused || !FusedSupported)
+        if (path > DefaultPath) path = DefaultPath;
+        if (path == AttentionPath.Gemm)
         {
             par.For(pairs, 1, &ForwardBody, &a);
             return;
         }
-        a.RowBlocks = (tokens + RowBlock - 1) / RowBlock;
-        long fmaPerItem = Math.Max(1, 2L * RowBlock * tokens * headDim);
+        a.Wide = path == AttentionPath.Avx512;
+        int rowBlock = a.Wide ? WideRowBlock : RowBlock;
+        a.RowBlocks = (tokens + rowBlock - 1) / rowBlock;
+        long fmaPerItem = Math.Max(1, 2L * rowBlock * tokens * headDim);
         par.For(pairs * a.RowBlocks, Math.Max(1, ChunkGrainFma / fmaPerItem), &FusedBody, &a);
     }
 
@@ -80,6 +103,7 @@ internal static unsafe class CpuAttention
         public float* Qkv, Probs, Y, Dy, DQkv, Scratch;
         public int Tokens, Heads, HeadDim, RowBlocks;
         public float Scale;
+        public bool Wide; // the fused pass runs on AVX-512 (WideRowBlock, WidePanel) instead of AVX2
     }
 
     private static void ForwardBody(void* p, int chunk, long start, long end)
@@ -134,29 +158,50 @@ internal static unsafe class CpuAttention
     {
         ref Args a = ref *(Args*)p;
         int t = a.Tokens, dh = a.HeadDim, d = a.Heads * dh, ld = 3 * d;
-        int tPanels = (t + Panel - 1) / Panel, dPanels = (dh + Panel - 1) / Panel;
-        int tPad = tPanels * Panel;
-        long ktSize = (long)tPad * dh, vpSize = (long)dPanels * Panel * t;
-        float* kt = Scratch(ktSize + vpSize + (long)RowBlock * tPad), vp = kt + ktSize, s = vp + vpSize;
+        int panel = a.Wide ? WidePanel : Panel, rowBlock = a.Wide ? WideRowBlock : RowBlock;
+        int tPanels = (t + panel - 1) / panel, dPanels = (dh + panel - 1) / panel;
+        int tPad = tPanels * panel;
+        long ktSize = (long)tPad * dh, vpSize = (long)dPanels * panel * t;
+        float* kt = Scratch(ktSize + vpSize + (long)rowBlock * tPad), vp = kt + ktSize, s = vp + vpSize;
         long packed = -1;
         for (long item = start; item < end; item++)
         {
             long pair = item / a.RowBlocks;
-            int i0 = (int)(item - pair * a.RowBlocks) * RowBlock, mr = Math.Min(RowBlock, t - i0);
+            int i0 = (int)(item - pair * a.RowBlocks) * rowBlock, mr = Math.Min(rowBlock, t - i0);
             long b = pair / a.Heads;
             int h = (int)(pair - b * a.Heads);
             float* q = a.Qkv + b * t * ld + h * dh;
             if (pair != packed)
             {
-                PackKt(q + d, ld, t, dh, kt);
-                PackV(q + 2 * d, ld, t, dh, vp);
+                PackKt(q + d, ld, t, dh, kt, panel);
+                PackV(q + 2 * d, ld, t, dh, vp, panel);
                 packed = pair;
             }
-            float* pr = a.Probs + (pair * t + i0) * t;
+            float* pr = a.Probs + (pair * t + i0) * t, yr = a.Y + (b * t + i0) * d + h * dh;
+            if (a.Wide)
+            {
+                WideBlock(q + (long)i0 * ld, ld, mr, kt, vp, t, dh, s, tPad, a.Scale, pr, yr, d);
+                continue;
+            }
             Scores(q + (long)i0 * ld, ld, mr, kt, t, dh, s, tPad, a.Scale);
             for (int r = 0; r < mr; r++) SoftmaxRow(s + r * tPad, t, pr + (long)r * t);
-            Values(pr, t, mr, vp, dPanels, dh, a.Y + (b * t + i0) * d + h * dh, d);
+            Values(pr, t, mr, vp, dPanels, dh, yr, d);
         }
+    }
+
+    /// <summary>
+    /// One block of mr (≤ <see cref="WideRowBlock"/>) query rows on AVX-512: scores scale·Q·Kᵀ into s (row stride
+    /// tPad, a multiple of <see cref="WidePanel"/>), each row softmaxed into probs (row stride t), then y = probs·V
+    /// (row stride ldy). kt and vp are <see cref="PackKt"/>'s and <see cref="PackV"/>'s layouts with 32-wide panels.
+    /// </summary>
+    private static void WideBlock(float* q, int ldq, int mr, float* kt, float* vp, int t, int dh, float* s, int tPad, float scale,
+        float* probs, float* y, int ldy)
+    {
+        for (int j0 = 0; j0 < tPad; j0 += WidePanel)
+            Tile512(q, ldq, mr, kt + (long)j0 * dh, dh, s + j0, tPad, scale, WidePanel);
+        for (int r = 0; r < mr; r++) SoftmaxRow512(s + (long)r * tPad, t, probs + (long)r * t);
+        for (int c0 = 0; c0 < dh; c0 += WidePanel)
+            Tile512(probs, t, mr, vp + (long)c0 * t, t, y + c0, ldy, 1f, Math.Min(WidePanel, dh - c0));
     }
 
     /// <summary>
@@ -173,60 +218,63 @@ internal static unsafe class CpuAttention
     }
 
     /// <summary>
-    /// kt = Kᵀ in 16-token panels: kt[(panel·dh + c)·16 + jj] = K[panel·16 + jj, c], zero past the last token.
+    /// kt = Kᵀ in panels of <paramref name="width"/> (a multiple of 8) tokens:
+    /// kt[(panel·dh + c)·width + jj] = K[panel·width + jj, c], zero past the last token.
     /// 8-token groups go through an AVX transpose (a ragged last group through a zero-padded copy), head columns past
     /// the last multiple of 8 element by element.
     /// </summary>
-    private static void PackKt(float* k, int ld, int t, int dh, float* kt)
+    private static void PackKt(float* k, int ld, int t, int dh, float* kt, int width)
     {
         int d8 = dh & ~7;
         float* tmp = stackalloc float[8 * 8];
         for (int j0 = 0; j0 < t; j0 += 8)
         {
             int rows = Math.Min(8, t - j0);
-            float* dst = kt + (long)(j0 / Panel) * Panel * dh + (j0 % Panel);
+            float* dst = kt + (long)(j0 / width) * width * dh + (j0 % width);
             float* src = k + (long)j0 * ld;
             for (int c0 = 0; c0 < d8; c0 += 8)
             {
                 if (rows == 8)
                 {
-                    GemmPacking.Transpose8x8(src + c0, ld, dst + (long)c0 * Panel, Panel);
+                    GemmPacking.Transpose8x8(src + c0, ld, dst + (long)c0 * width, width);
                     continue;
                 }
                 for (int r = 0; r < 8; r++)
                     Vector256.Store(r < rows ? Vector256.Load(src + (long)r * ld + c0) : Vector256<float>.Zero, tmp + r * 8);
-                GemmPacking.Transpose8x8(tmp, 8, dst + (long)c0 * Panel, Panel);
+                GemmPacking.Transpose8x8(tmp, 8, dst + (long)c0 * width, width);
             }
             for (int c = d8; c < dh; c++)
-                for (int jj = 0; jj < 8; jj++) dst[(long)c * Panel + jj] = jj < rows ? src[(long)jj * ld + c] : 0f;
+                for (int jj = 0; jj < 8; jj++) dst[(long)c * width + jj] = jj < rows ? src[(long)jj * ld + c] : 0f;
         }
-        int t8 = (t + 7) & ~7;
-        if (t8 % Panel != 0)
+        // The last panel's 8-token groups past the last token hold no token.
+        int tPad = (t + width - 1) / width * width;
+        for (int j0 = (t + 7) & ~7; j0 < tPad; j0 += 8)
         {
-            // The last panel's second half holds no token.
-            float* dst = kt + (long)(t8 / Panel) * Panel * dh + 8;
-            for (int c = 0; c < dh; c++) Vector256.Store(Vector256<float>.Zero, dst + (long)c * Panel);
+            float* dst = kt + (long)(j0 / width) * width * dh + (j0 % width);
+            for (int c = 0; c < dh; c++) Vector256.Store(Vector256<float>.Zero, dst + (long)c * width);
         }
     }
 
-    /// <summary>vp = V in 16-column panels: vp[(panel·t + j)·16 + cc] = V[j, panel·16 + cc], zero past the last column.</summary>
-    private static void PackV(float* v, int ld, int t, int dh, float* vp)
+    /// <summary>
+    /// vp = V in panels of <paramref name="width"/> (a multiple of 8) columns:
+    /// vp[(panel·t + j)·width + cc] = V[j, panel·width + cc], zero past the last column.
+    /// </summary>
+    private static void PackV(float* v, int ld, int t, int dh, float* vp, int width)
     {
-        int dFull = dh / Panel;
+        int dFull = dh / width;
         for (int j = 0; j < t; j++)
         {
             float* src = v + (long)j * ld;
             for (int pn = 0; pn < dFull; pn++)
             {
-                float* dst = vp + ((long)pn * t + j) * Panel;
-                Vector256.Store(Vector256.Load(src + pn * Panel), dst);
-                Vector256.Store(Vector256.Load(src + pn * Panel + 8), dst + 8);
+                float* dst = vp + ((long)pn * t + j) * width;
+                for (int cc = 0; cc < width; cc += 8) Vector256.Store(Vector256.Load(src + pn * width + cc), dst + cc);
             }
-            if (dFull * Panel < dh)
+            if (dFull * width < dh)
             {
-                float* dst = vp + ((long)dFull * t + j) * Panel;
-                int c0 = dFull * Panel;
-                for (int cc = 0; cc < Panel; cc++) dst[cc] = c0 + cc < dh ? src[c0 + cc] : 0f;
+                float* dst = vp + ((long)dFull * t + j) * width;
+                int c0 = dFull * width;
+                for (int cc = 0; cc < width; cc++) dst[cc] = c0 + cc < dh ? src[c0 + cc] : 0f;
             }
         }
     }
@@ -358,9 +406,7 @@ internal static unsafe class CpuAttention
         // Plain vmaxps (a NaN score may be skipped here, but its exp is NaN, so the sum and the whole row still are).
         Vector256<float> m = Vector256.Load(s);
         for (int j = 8; j < t8; j += 8) m = Avx.Max(m, Vector256.Load(s + j));
-        m = Avx.Max(m, Avx.Permute2x128(m, m, 0x01));
-        m = Avx.Max(m, Avx.Permute(m, 0b01_00_11_10));
-        m = Avx.Max(m, Avx.Permute(m, 0b10_11_00_01));
+        m = MaxAcross(m);
         Vector256<float> sum = Vector256<float>.Zero;
         for (nint j = 0; j < t8; j += 8)
         {
@@ -372,6 +418,140 @@ internal static unsafe class CpuAttention
         nint jj = 0;
         for (; jj < full; jj += 8) Vector256.Store(Vector256.Load(s + jj) * inv, dst + jj);
         for (; jj < t; jj++) dst[jj] = s[jj] * inv.ToScalar();
+    }
+
+    /// <summary>Every lane of the result holds the largest lane of <paramref name="m"/> (plain vmaxps steps).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> MaxAcross(Vector256<float> m)
+    {
+        m = Avx.Max(m, Avx.Permute2x128(m, m, 0x01));
+        m = Avx.Max(m, Avx.Permute(m, 0b01_00_11_10));
+        return Avx.Max(m, Avx.Permute(m, 0b10_11_00_01));
+    }
+
+    /// <summary>
+    /// <see cref="SoftmaxRow"/> on 16-float vectors: dst[0..t) = softmax(s[0..t)), s overwritten, with room up to t
+    /// rounded up to 16 (the padding is set to −∞).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SoftmaxRow512(float* s, int t, float* dst)
+    {
+        int t16 = (t + 15) & ~15, full = t & ~15;
+        for (int j = t; j < t16; j++) s[j] = float.NegativeInfinity;
+        Vector512<float> m = Vector512.Load(s);
+        for (int j = 16; j < t16; j += 16) m = Avx512F.Max(m, Vector512.Load(s + j));
+        Vector256<float> m8 = MaxAcross(Avx.Max(m.GetLower(), m.GetUpper()));
+        m = Vector512.Create(m8, m8);
+        Vector512<float> sum = Vector512<float>.Zero;
+        for (nint j = 0; j < t16; j += 16)
+        {
+            Vector512<float> e = ExpNonPositive(Vector512.Load(s + j) - m);
+            Vector512.Store(e, s + j);
+            sum += e;
+        }
+        Vector512<float> inv = Vector512.Create(1f / Vector512.Sum(sum));
+        nint jj = 0;
+        for (; jj < full; jj += 16) Vector512.Store(Vector512.Load(s + jj) * inv, dst + jj);
+        if (jj < t) Avx512F.MaskStore(dst + jj, FirstLanes(t - (int)jj), Vector512.Load(s + jj) * inv);
+    }
+
+    /// <summary>A mask of the first <paramref name="n"/> (0..16) lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> FirstLanes(int n) =>
+        Vector512.LessThan(Vector512.Create(0f, 1f, 2f, 3f, 4f, 5f, 6f, 7f, 8f, 9f, 10f, 11f, 12f, 13f, 14f, 15f), Vector512.Create((float)n));
+
+    /// <summary>
+    /// c[r, 0..width) = scale · A[r]·B for the mr (≤ 12) rows of A at a (row stride lda, depth columns) and one 32-wide
+    /// packed panel b (b[k·32 + n], depth rows); c has row stride ldc, width ≤ 32 (masked stores past it). 24 zmm
+    /// accumulators, each dot product in order with FMAs. Rows past mr repeat the last one and are not stored. Serves
+    /// both products of the AVX-512 path: scores (A = Q, b = a Kᵀ panel) and values (A = probs, b = a V panel).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Tile512(float* a, nint lda, int mr, float* b, nint depth, float* c, nint ldc, float scale, int width)
+    {
+        float* a0 = a, a1 = a + Math.Min(1, mr - 1) * lda, a2 = a + Math.Min(2, mr - 1) * lda, a3 = a + Math.Min(3, mr - 1) * lda;
+        float* a4 = a + Math.Min(4, mr - 1) * lda, a5 = a + Math.Min(5, mr - 1) * lda, a6 = a + Math.Min(6, mr - 1) * lda;
+        float* a7 = a + Math.Min(7, mr - 1) * lda, a8 = a + Math.Min(8, mr - 1) * lda, a9 = a + Math.Min(9, mr - 1) * lda;
+        float* a10 = a + Math.Min(10, mr - 1) * lda, a11 = a + Math.Min(11, mr - 1) * lda;
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default;
+        Vector512<float> c90 = default, c91 = default, ca0 = default, ca1 = default, cb0 = default, cb1 = default;
+        for (nint k = 0; k < depth; k++)
+        {
+            Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
+            b += WidePanel;
+            Vector512<float> av = Vector512.Create(a0[k]);
+            c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01);
+            av = Vector512.Create(a1[k]);
+            c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11);
+            av = Vector512.Create(a2[k]);
+            c20 = Vector512.FusedMultiplyAdd(av, b0, c20); c21 = Vector512.FusedMultiplyAdd(av, b1, c21);
+            av = Vector512.Create(a3[k]);
+            c30 = Vector512.FusedMultiplyAdd(av, b0, c30); c31 = Vector512.FusedMultiplyAdd(av, b1, c31);
+            av = Vector512.Create(a4[k]);
+            c40 = Vector512.FusedMultiplyAdd(av, b0, c40); c41 = Vector512.FusedMultiplyAdd(av, b1, c41);
+            av = Vector512.Create(a5[k]);
+            c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51);
+            av = Vector512.Create(a6[k]);
+            c60 = Vector512.FusedMultiplyAdd(av, b0, c60); c61 = Vector512.FusedMultiplyAdd(av, b1, c61);
+            av = Vector512.Create(a7[k]);
+            c70 = Vector512.FusedMultiplyAdd(av, b0, c70); c71 = Vector512.FusedMultiplyAdd(av, b1, c71);
+            av = Vector512.Create(a8[k]);
+            c80 = Vector512.FusedMultiplyAdd(av, b0, c80); c81 = Vector512.FusedMultiplyAdd(av, b1, c81);
+            av = Vector512.Create(a9[k]);
+            c90 = Vector512.FusedMultiplyAdd(av, b0, c90); c91 = Vector512.FusedMultiplyAdd(av, b1, c91);
+            av = Vector512.Create(a10[k]);
+            ca0 = Vector512.FusedMultiplyAdd(av, b0, ca0); ca1 = Vector512.FusedMultiplyAdd(av, b1, ca1);
+            av = Vector512.Create(a11[k]);
+            cb0 = Vector512.FusedMultiplyAdd(av, b0, cb0); cb1 = Vector512.FusedMultiplyAdd(av, b1, cb1);
+        }
+        Vector512<float> vs = Vector512.Create(scale);
+        Vector512<float> m0 = FirstLanes(width), m1 = FirstLanes(width - 16);
+        Put512(c, c00 * vs, c01 * vs, m0, m1);
+        if (mr > 1) Put512(c + ldc, c10 * vs, c11 * vs, m0, m1);
+        if (mr > 2) Put512(c + 2 * ldc, c20 * vs, c21 * vs, m0, m1);
+        if (mr > 3) Put512(c + 3 * ldc, c30 * vs, c31 * vs, m0, m1);
+        if (mr > 4) Put512(c + 4 * ldc, c40 * vs, c41 * vs, m0, m1);
+        if (mr > 5) Put512(c + 5 * ldc, c50 * vs, c51 * vs, m0, m1);
+        if (mr > 6) Put512(c + 6 * ldc, c60 * vs, c61 * vs, m0, m1);
+        if (mr > 7) Put512(c + 7 * ldc, c70 * vs, c71 * vs, m0, m1);
+        if (mr > 8) Put512(c + 8 * ldc, c80 * vs, c81 * vs, m0, m1);
+        if (mr > 9) Put512(c + 9 * ldc, c90 * vs, c91 * vs, m0, m1);
+        if (mr > 10) Put512(c + 10 * ldc, ca0 * vs, ca1 * vs, m0, m1);
+        if (mr > 11) Put512(c + 11 * ldc, cb0 * vs, cb1 * vs, m0, m1);
+    }
+
+    /// <summary>Stores the lanes of [lo, hi] that masks m0, m1 select at dst (masked stores).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put512(float* dst, Vector512<float> lo, Vector512<float> hi, Vector512<float> m0, Vector512<float> m1)
+    {
+        Avx512F.MaskStore(dst, m0, lo);
+        Avx512F.MaskStore(dst + 16, m1, hi);
+    }
+
+    /// <summary>
+    /// <see cref="ExpNonPositive(Vector256{float})"/> on 16 lanes, the same steps and constants (so the same results).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> ExpNonPositive(Vector512<float> x)
+    {
+        Vector512<float> lo = Vector512.Create(-87.33654f), shifter = Vector512.Create(12582912f);
+        Vector512<float> under = Avx512F.CompareLessThan(x, lo);
+        Vector512<float> xc = Avx512F.Max(lo, x); // NaN in x comes through (vmaxps returns the second operand)
+        Vector512<float> v = Vector512.FusedMultiplyAdd(xc, Vector512.Create(1.44269504088896341f), shifter);
+        Vector512<float> n = v - shifter;
+        Vector512<float> r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), xc);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
+        Vector512<float> p = Vector512.Create(1.9875691500e-4f);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507e-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073e-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894e-2f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459e-1f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
+        p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
+        Vector512<int> scale = Vector512.ShiftLeft(v.AsInt32(), 23) + Vector512.Create(127 << 23);
+        return Vector512.ConditionalSelect(under, Vector512<float>.Zero, p * scale.AsSingle());
     }
 
     /// <summary>
@@ -430,4 +610,17 @@ internal static unsafe class CpuAttention
         float sum = TensorPrimitives.Sum(row);
         TensorPrimitives.Multiply(row, 1f / sum, row);
     }
+}
+
+/// <summary>The ways <see cref="CpuAttention.Forward(CpuParallel, float*, float*, float*, int, int, int, int, float, AttentionPath)"/> can run.</summary>
+internal enum AttentionPath
+{
+    /// <summary>Per-pair GEMMs through <see cref="CpuGemm.Sgemm"/> and a TensorPrimitives softmax (any CPU).</summary>
+    Gemm,
+
+    /// <summary>The fused pass on AVX2 + FMA (6×16 kernels).</summary>
+    Avx2,
+
+    /// <summary>The fused pass on AVX-512 (one 12×32 kernel).</summary>
+    Avx512,
 }

@@ -8,9 +8,10 @@ namespace TransReID.Runtime.Tests.Cpu;
 /// <summary>
 /// The attention forward at the model's shapes (211 tokens, JPM's 53, 12 heads of 64) and ragged ones (token counts
 /// off the 6-row blocks and 16-token panels, head sizes off the 16-column panels) against a float64 reference:
-/// relative L2 of probs and y ≤ 1e-6 and every entry within 1e-6 of the tensor's scale. Both paths are checked: the
-/// fused AVX2 one (the default where supported) and the per-pair GEMM fallback. Guard cells around probs and y catch
-/// any write outside them.
+/// relative L2 of probs and y ≤ 1e-6 and every entry within 1e-6 of the tensor's scale. Every path is checked where
+/// the machine runs it (a test of a path it cannot run is skipped): the fused AVX-512 one (the default where
+/// supported), the fused AVX2 one and the per-pair GEMM fallback. Guard cells around probs and y catch any write
+/// outside them.
 /// </summary>
 public class AttentionForwardTests
 {
@@ -30,23 +31,43 @@ public class AttentionForwardTests
                 data.Add(2, t, 3, dh);
         data.Add(1, 16, 2, 5); // exactly one token panel; a head narrower than a vector
         data.Add(3, 13, 1, 40);
+        // Token counts around the AVX-512 path's 12-row blocks and 32-token panels, batch > 1.
+        data.Add(3, 1, 2, 64);
+        data.Add(2, 5, 3, 64);
+        data.Add(2, 53, 3, 64);
+        data.Add(2, 211, 2, 64);
+        data.Add(2, 212, 2, 64);
+        data.Add(2, 33, 2, 48); // one token past a panel; a head of one and a half panels
         return data;
     }
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void Fused_forward_matches_float64_reference(int batch, int tokens, int heads, int headDim)
-    {
-        float[] qkv = Random(100 + tokens + headDim, (long)batch * tokens * 3 * heads * headDim, 1.5);
-        Check(qkv, batch, tokens, heads, headDim, 1f / MathF.Sqrt(headDim), fused: true);
-    }
+    public void Avx512_forward_matches_float64_reference(int batch, int tokens, int heads, int headDim) =>
+        CheckRandom(AttentionPath.Avx512, 300, batch, tokens, heads, headDim);
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void Fallback_forward_matches_float64_reference(int batch, int tokens, int heads, int headDim)
+    public void Fused_forward_matches_float64_reference(int batch, int tokens, int heads, int headDim) =>
+        CheckRandom(AttentionPath.Avx2, 100, batch, tokens, heads, headDim);
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Fallback_forward_matches_float64_reference(int batch, int tokens, int heads, int headDim) =>
+        CheckRandom(AttentionPath.Gemm, 200, batch, tokens, heads, headDim);
+
+    /// <summary>Checks <paramref name="path"/> on random qkv in [−1.5, 1.5) with the usual 1/√dh scale.</summary>
+    private static void CheckRandom(AttentionPath path, int seed, int batch, int tokens, int heads, int headDim)
     {
-        float[] qkv = Random(200 + tokens + headDim, (long)batch * tokens * 3 * heads * headDim, 1.5);
-        Check(qkv, batch, tokens, heads, headDim, 1f / MathF.Sqrt(headDim), fused: false);
+        SkipUnsupported(path);
+        float[] qkv = Random(seed + tokens + headDim, (long)batch * tokens * 3 * heads * headDim, 1.5);
+        Check(qkv, batch, tokens, heads, headDim, 1f / MathF.Sqrt(headDim), path);
+    }
+
+    /// <summary>Skips the test where this machine cannot run <paramref name="path"/> (Forward would take another).</summary>
+    private static void SkipUnsupported(AttentionPath path)
+    {
+        if (path > CpuAttention.DefaultPath) Assert.Skip($"this machine does not run the {path} path (best: {CpuAttention.DefaultPath})");
     }
 
     /// <summary>
@@ -55,11 +76,15 @@ public class AttentionForwardTests
     /// the softmax alone.
     /// </summary>
     [Theory]
-    [InlineData(true, 1, 211, 12, 64)]
-    [InlineData(true, 2, 17, 3, 24)]
-    [InlineData(false, 2, 17, 3, 24)]
-    public void Forward_is_stable_for_large_logits(bool fused, int batch, int tokens, int heads, int headDim)
+    [InlineData("Avx512", 1, 211, 12, 64)]
+    [InlineData("Avx512", 2, 17, 3, 24)]
+    [InlineData("Avx2", 1, 211, 12, 64)]
+    [InlineData("Avx2", 2, 17, 3, 24)]
+    [InlineData("Gemm", 2, 17, 3, 24)]
+    public void Forward_is_stable_for_large_logits(string pathName, int batch, int tokens, int heads, int headDim)
     {
+        var path = Enum.Parse<AttentionPath>(pathName);
+        SkipUnsupported(path);
         int d = heads * headDim;
         float[] qkv = Random(7, (long)batch * tokens * 3 * d);
         var rng = new Random(8);
@@ -79,20 +104,30 @@ public class AttentionForwardTests
             for (int b = 0; b < batch; b++)
                 Array.Copy(qkv, ((long)b * tokens + 1) * 3 * d + d, qkv, ((long)b * tokens + 3) * 3 * d + d, d);
         }
-        (double maxLogit, _) = Check(qkv, batch, tokens, heads, headDim, 0.125f, fused);
+        (double maxLogit, _) = Check(qkv, batch, tokens, heads, headDim, 0.125f, path);
         Assert.True(maxLogit > 1000, $"the test should reach large logits, got {maxLogit}");
     }
 
-    [Fact]
-    public void Fused_and_fallback_agree_to_float_rounding()
+    /// <summary>
+    /// Two paths on the same input agree to float rounding; the fused paths accumulate every dot product in the same
+    /// order with the same exp, so they differ only through the order of the softmax sum (about 1e-7 apart).
+    /// </summary>
+    [Theory]
+    [InlineData("Avx2", "Gemm")]
+    [InlineData("Avx512", "Gemm")]
+    [InlineData("Avx512", "Avx2")]
+    public void Paths_agree_to_float_rounding(string pathName, string otherName)
     {
-        if (!CpuAttention.FusedSupported) Assert.Skip("no AVX2 + FMA: the fused path is not taken on this machine");
+        AttentionPath path = Enum.Parse<AttentionPath>(pathName), other = Enum.Parse<AttentionPath>(otherName);
+        SkipUnsupported(path);
         const int batch = 2, t = 211, heads = 12, dh = 64;
         float[] qkv = Random(31, (long)batch * t * 3 * heads * dh);
-        var (p1, y1) = Run(qkv, batch, t, heads, dh, 0.125f, fused: true);
-        var (p2, y2) = Run(qkv, batch, t, heads, dh, 0.125f, fused: false);
-        Assert.True(RelativeL2(D(p2), p1) < 1e-6, "probs");
-        Assert.True(RelativeL2(D(y2), y1) < 1e-6, "y");
+        var (p1, y1) = Run(qkv, batch, t, heads, dh, 0.125f, path);
+        var (p2, y2) = Run(qkv, batch, t, heads, dh, 0.125f, other);
+        double ep = RelativeL2(D(p2), p1), ey = RelativeL2(D(y2), y1);
+        TestContext.Current.TestOutputHelper?.WriteLine($"{path} vs {other}: relative L2 probs {ep:E2} y {ey:E2}");
+        Assert.True(ep < 1e-6, $"probs {ep:E2}");
+        Assert.True(ey < 1e-6, $"y {ey:E2}");
     }
 
     /// <summary>e^x for x ≤ 0 within 2 ulp of the float64 value; 0 below the normal range and at −∞; NaN stays NaN.</summary>
@@ -126,14 +161,38 @@ public class AttentionForwardTests
         Assert.Equal(1f, edge[7]);
     }
 
-    /// <summary>Runs the forward and checks it against float64; returns the largest |logit| and the worst relative L2.</summary>
-    private static (double MaxLogit, double RelL2) Check(float[] qkv, int batch, int t, int heads, int dh, float scale, bool fused)
+    /// <summary>
+    /// The 16-lane exp is the 8-lane one lane for lane, to the bit: over the range the 8-lane test covers, its edge
+    /// cases, and arguments below the cut-off.
+    /// </summary>
+    [Fact]
+    public void ExpNonPositive_on_16_lanes_equals_the_8_lane_one()
     {
-        var (p, y) = Run(qkv, batch, t, heads, dh, scale, fused);
+        SkipUnsupported(AttentionPath.Avx512);
+        var x = new float[16];
+        float[] edge = [0f, -0f, -87.4f, -100f, -1e30f, float.NegativeInfinity, float.NaN, -1e-30f, -87.33654f, -87.3365f, -0.34657359f, -1f];
+        for (int k = -16; k <= 2_000_000; k += 16)
+        {
+            for (int l = 0; l < 16; l++) x[l] = k < 0 ? edge[l % edge.Length] : -90f * (k + l) / 2_000_000f;
+            Vector512<float> wide = CpuAttention.ExpNonPositive(Vector512.Create(x));
+            Vector256<float> lo = CpuAttention.ExpNonPositive(Vector256.Create(x, 0)), hi = CpuAttention.ExpNonPositive(Vector256.Create(x, 8));
+            for (int l = 0; l < 16; l++)
+            {
+                float expected = l < 8 ? lo[l] : hi[l - 8];
+                Assert.True(BitConverter.SingleToInt32Bits(wide[l]) == BitConverter.SingleToInt32Bits(expected),
+                    $"e^{x[l]:R}: 16 lanes {wide[l]:R}, 8 lanes {expected:R}");
+            }
+        }
+    }
+
+    /// <summary>Runs the forward and checks it against float64; returns the largest |logit| and the worst relative L2.</summary>
+    private static (double MaxLogit, double RelL2) Check(float[] qkv, int batch, int t, int heads, int dh, float scale, AttentionPath path)
+    {
+        var (p, y) = Run(qkv, batch, t, heads, dh, scale, path);
         var (pr, yr, maxLogit) = Ref(qkv, batch, t, heads, dh, scale);
         double ep = RelativeL2(pr, p), ey = RelativeL2(yr, y);
         TestContext.Current.TestOutputHelper?.WriteLine(
-            $"batch {batch} tokens {t} heads {heads} dh {dh} fused {fused && CpuAttention.FusedSupported}: relative L2 probs {ep:E2} y {ey:E2}, " +
+            $"batch {batch} tokens {t} heads {heads} dh {dh} path {path}: relative L2 probs {ep:E2} y {ey:E2}, " +
             $"max abs error probs {MaxAbs(pr, p):E2} y {MaxAbs(yr, y):E2}, max |logit| {maxLogit:F1}");
         Assert.True(ep <= Tol, $"probs relative L2 {ep:E2}");
         Assert.True(ey <= Tol, $"y relative L2 {ey:E2}");
@@ -143,7 +202,7 @@ public class AttentionForwardTests
     }
 
     /// <summary>Forward on two threads into guarded buffers (asserts the guards are untouched).</summary>
-    private static unsafe (float[] Probs, float[] Y) Run(float[] qkv, int batch, int t, int heads, int dh, float scale, bool fused)
+    private static unsafe (float[] Probs, float[] Y) Run(float[] qkv, int batch, int t, int heads, int dh, float scale, AttentionPath path)
     {
         int d = heads * dh;
         long np = (long)batch * heads * t * t, ny = (long)batch * t * d;
@@ -152,7 +211,7 @@ public class AttentionForwardTests
         Array.Fill(y, Guard);
         var par = new CpuParallel(2);
         fixed (float* q = qkv, pp = probs, yp = y)
-            CpuAttention.Forward(par, q, pp + GuardLength, yp + GuardLength, batch, t, heads, dh, scale, fused);
+            CpuAttention.Forward(par, q, pp + GuardLength, yp + GuardLength, batch, t, heads, dh, scale, path);
         AssertGuards(probs, GuardLength, "probs");
         AssertGuards(y, GuardLength, "y");
         return (probs.AsSpan(GuardLength, (int)np).ToArray(), y.AsSpan(GuardLength, (int)ny).ToArray());
