@@ -7,6 +7,7 @@ using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using System.Threading;
 using Microsoft.ML.OnnxRuntime;
 using Spectre.Console;
 using TransReID.Cli.Presets;
@@ -25,7 +26,8 @@ namespace TransReID.Cli;
 /// min and max ms per call, images/s, model FLOP/s, peak memory and, on CUDA, the fraction of the device's peak
 /// FLOP/s as a table; <c>--json</c> writes every number and the per-call times. With <c>--peer onnxruntime</c> (CPU)
 /// the model is also exported to ONNX and run by ONNX Runtime (all graph optimisations, as many intra-op threads as the
-/// CPU backend), interleaved call by call with <c>Embed</c> on the same inputs: both medians, img/s and the ratio.
+/// CPU backend), interleaved call by call with <c>Embed</c> on the same inputs: both medians, img/s and the ratio;
+/// <c>--peer-pause MS</c> idles before each timed call (single requests instead of back-to-back calls).
 /// </summary>
 internal static class BenchCommand
 {
@@ -51,19 +53,25 @@ internal static class BenchCommand
         var json = new Option<string?>("--json") { Description = "Also write every number and the per-call times to this JSON file" };
         var seed = CliOptions.Seed("Seed of the random weights and inputs", 0);
         var peer = new Option<string?>("--peer") { Description = "onnxruntime: also run the exported ONNX model in ONNX Runtime (CPU), interleaved with Embed" };
+        var peerPause = new Option<int>("--peer-pause")
+        {
+            Description = "With --peer: idle milliseconds before each timed call of either side (0: back to back). With a pause neither " +
+                "side's threads are still busy or spinning from the other's call, as between the crops of a tracking pipeline",
+            DefaultValueFactory = _ => 0,
+        };
         var command = new Command("bench", "Time TrainStep and Embed of a preset on a device (random weights, synthetic inputs)")
         {
-            preset, device, batch, embedBatch, steps, trainSteps, embedSteps, warmup, precision, json, seed, peer,
+            preset, device, batch, embedBatch, steps, trainSteps, embedSteps, warmup, precision, json, seed, peer, peerPause,
         };
         command.SetAction(r => Program.Guard(() => Run(new Settings(
             PresetRegistry.Find(r.GetValue(preset)!), r.GetValue(device)!, r.GetValue(batch), r.GetValue(embedBatch),
             r.GetValue(trainSteps) ?? r.GetValue(steps), r.GetValue(embedSteps) ?? r.GetValue(steps), r.GetValue(warmup),
-            r.GetValue(precision)!, r.GetValue(json), r.GetValue(seed), r.GetValue(peer)))));
+            r.GetValue(precision)!, r.GetValue(json), r.GetValue(seed), r.GetValue(peer), r.GetValue(peerPause)))));
         return command;
     }
 
     private sealed record Settings(Preset Preset, string Device, int Batch, int EmbedBatch, int TrainSteps, int EmbedSteps, int Warmup,
-        string Precision, string? Json, int Seed, string? Peer);
+        string Precision, string? Json, int Seed, string? Peer, int PeerPause);
 
     private static int Run(Settings s)
     {
@@ -164,6 +172,8 @@ internal static class BenchCommand
         if (s.Peer is not null && !string.Equals(s.Peer.Trim(), "onnxruntime", StringComparison.OrdinalIgnoreCase))
             throw new CliException($"--peer '{s.Peer}' is not known: the peer is onnxruntime");
         if (s.Peer is not null && s.EmbedSteps == 0) throw new CliException("--peer compares with Embed: --embed-steps/--steps must be 1 or more");
+        if (s.PeerPause is < 0 or > 60_000) throw new CliException($"--peer-pause {s.PeerPause} must be 0 to 60000 ms");
+        if (s.PeerPause != 0 && s.Peer is null) throw new CliException("--peer-pause paces the --peer rounds: give --peer onnxruntime too");
         if (s.TrainSteps > 0 && (s.Batch < 2 * InstancesPerIdentity || s.Batch % InstancesPerIdentity != 0))
         {
             throw new CliException($"--batch {s.Batch} must be a multiple of K = {InstancesPerIdentity} images per identity, at least {2 * InstancesPerIdentity} (the triplet loss needs two identities)");
@@ -294,7 +304,7 @@ internal static class BenchCommand
             using var session = new InferenceSession(path, options);
             double loadSeconds = Stopwatch.GetElapsedTime(loadStart).TotalSeconds;
             Program.Status(string.Create(CultureInfo.InvariantCulture,
-                $"[grey]peer: ONNX Runtime {Markup.Escape(OrtEnv.Instance().GetVersionString())}, {backend.Threads} intra-op threads (export {exportSeconds:F1} s, session {loadSeconds:F1} s); {s.Warmup} warm-up and {rounds} interleaved rounds at batch {b}[/]"));
+                $"[grey]peer: ONNX Runtime {Markup.Escape(OrtEnv.Instance().GetVersionString())}, {backend.Threads} intra-op threads (export {exportSeconds:F1} s, session {loadSeconds:F1} s); {s.Warmup} warm-up and {rounds} interleaved rounds at batch {b}{(s.PeerPause > 0 ? $", {s.PeerPause} ms idle before each timed call" : "")}[/]"));
 
             float[] images = inputs.Images.AsSpan(0, b * info.ImageFloats).ToArray();
             long[] cameras = [.. inputs.CamerasFor(b).ToArray().Select(c => (long)c)];
@@ -336,13 +346,13 @@ internal static class BenchCommand
                 {
                     if (r % 2 == 0)
                     {
-                        ortMs[r] = Time(Ort);
-                        oursMs[r] = Time(Ours);
+                        ortMs[r] = Time(Ort, s.PeerPause);
+                        oursMs[r] = Time(Ours, s.PeerPause);
                     }
                     else
                     {
-                        oursMs[r] = Time(Ours);
-                        ortMs[r] = Time(Ort);
+                        oursMs[r] = Time(Ours, s.PeerPause);
+                        ortMs[r] = Time(Ort, s.PeerPause);
                     }
                 }
 
@@ -355,7 +365,7 @@ internal static class BenchCommand
                 }
 
                 double oursMedian = Median(oursMs), ortMedian = Median(ortMs);
-                return new BenchPeer("onnxruntime", OrtEnv.Instance().GetVersionString(), backend.Threads, b, s.Warmup, rounds, oursMs, ortMs,
+                return new BenchPeer("onnxruntime", OrtEnv.Instance().GetVersionString(), backend.Threads, b, s.Warmup, rounds, s.PeerPause, oursMs, ortMs,
                     oursMedian, ortMedian, b / (oursMedian / 1e3), b / (ortMedian / 1e3), ortMedian / oursMedian,
                     den == 0 ? Math.Sqrt(num) : Math.Sqrt(num / den), exportSeconds, loadSeconds);
             }
@@ -377,8 +387,10 @@ internal static class BenchCommand
         }
     }
 
-    private static double Time(Action call)
+    /// <summary>Milliseconds of one call, after <paramref name="pauseMs"/> idle ones (the --peer-pause).</summary>
+    private static double Time(Action call, int pauseMs = 0)
     {
+        if (pauseMs > 0) Thread.Sleep(pauseMs);
         long start = Stopwatch.GetTimestamp();
         call();
         return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
@@ -404,7 +416,7 @@ internal static class BenchCommand
         var console = Consoles.Stdout();
         console.Write(table);
         console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-            $"ratio (ours / ONNX Runtime, images/s): {p.Ratio:F2}x ({(p.Ratio >= 1 ? "ours faster" : "ONNX Runtime faster")}); medians of {p.Rounds} interleaved rounds after {p.Warmup} warm-up each; features agree to relative L2 {p.RelativeL2:E1}")));
+            $"ratio (ours / ONNX Runtime, images/s): {p.Ratio:F2}x ({(p.Ratio >= 1 ? "ours faster" : "ONNX Runtime faster")}); medians of {p.Rounds} interleaved rounds after {p.Warmup} warm-up each{(p.PauseMs > 0 ? $", {p.PauseMs} ms idle before each call" : "")}; features agree to relative L2 {p.RelativeL2:E1}")));
     }
 
     private static string Num(int n) => n.ToString(CultureInfo.InvariantCulture);
@@ -461,7 +473,7 @@ internal sealed record BenchReport(
 /// size; Ratio = peer median ms / our median ms (our images/s over theirs; above 1 we are faster).
 /// </summary>
 internal sealed record BenchPeer(
-    string Name, string Version, int Threads, int Batch, int Warmup, int Rounds, double[] OursMs, double[] PeerMs, double OursMedianMs,
+    string Name, string Version, int Threads, int Batch, int Warmup, int Rounds, int PauseMs, double[] OursMs, double[] PeerMs, double OursMedianMs,
     double PeerMedianMs, double OursImagesPerSecond, double PeerImagesPerSecond, double Ratio, double RelativeL2, double ExportSeconds,
     double SessionSeconds);
 

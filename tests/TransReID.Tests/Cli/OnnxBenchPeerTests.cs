@@ -27,11 +27,41 @@ public sealed class OnnxBenchPeerTests : IDisposable
         Assert.Equal("onnxruntime", peer.GetProperty("name").GetString());
         Assert.Equal(3, peer.GetProperty("batch").GetInt32());
         Assert.Equal(3, peer.GetProperty("rounds").GetInt32());
+        Assert.Equal(0, peer.GetProperty("pause_ms").GetInt32());
         Assert.Equal(3, peer.GetProperty("ours_ms").GetArrayLength());
         Assert.Equal(3, peer.GetProperty("peer_ms").GetArrayLength());
         foreach (var key in new[] { "ours_images_per_second", "peer_images_per_second", "ratio" })
             Assert.True(peer.GetProperty(key).GetDouble() > 0, key);
         Assert.True(peer.GetProperty("relative_l2").GetDouble() <= 1e-5, "the peer computes the same features");
+    }
+
+    [Fact]
+    public void Peer_pause_idles_before_every_timed_call_and_is_recorded()
+    {
+        string json = Path.Combine(_temp.Path, "paused.json");
+        var (code, stdout, err) = CliTests.Run("bench", "--preset", "tiny-demo", "--device", "cpu", "--train-steps", "0", "--embed-batch", "2",
+            "--embed-steps", "2", "--warmup", "0", "--peer", "onnxruntime", "--peer-pause", "40", "--json", json);
+        Assert.True(code == 0, err);
+        Assert.Contains("40 ms idle before each call", stdout, StringComparison.Ordinal);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var peer = doc.RootElement.GetProperty("peer");
+        Assert.Equal(40, peer.GetProperty("pause_ms").GetInt32());
+        // the pause is not part of the timed calls: tiny-demo takes a few ms a call, far under the 40 ms idled before it
+        foreach (var key in new[] { "ours_ms", "peer_ms" })
+            foreach (var ms in peer.GetProperty(key).EnumerateArray()) Assert.True(ms.GetDouble() < 40, $"{key} {ms.GetDouble()} ms");
+    }
+
+    [Theory]
+    [InlineData("-1", true, "--peer-pause -1 must be 0 to 60000 ms")]
+    [InlineData("10", false, "--peer-pause paces the --peer rounds")]
+    public void Bad_peer_pause_is_a_user_error(string pause, bool withPeer, string message)
+    {
+        string[] args = ["bench", "--preset", "tiny-demo", "--device", "cpu", "--train-steps", "0", "--embed-batch", "2", "--embed-steps", "1",
+            "--peer-pause", pause, .. (withPeer ? (string[])["--peer", "onnxruntime"] : [])];
+        var (code, _, err) = CliTests.Run(args);
+        Assert.Equal(2, code);
+        Assert.StartsWith("error: ", err, StringComparison.Ordinal);
+        Assert.Contains(message, err, StringComparison.Ordinal);
     }
 
     [Theory]
