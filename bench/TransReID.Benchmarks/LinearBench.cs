@@ -13,12 +13,13 @@ namespace TransReID.Benchmarks;
 /// packs W on every call), the managed kernel through <see cref="CpuGemm.Sgemm"/> (packs W on every call), and
 /// <see cref="PackedGemm"/> with W packed once beforehand (what the CPU backend does while a model declares its
 /// weights constant). All with bias, 2 threads, wall clock, median of the timed rounds. <c>--kc N</c> sets the packed
-/// slice depth, <c>--mc N</c> the packed task rows. <c>--versus KC:MC</c> instead times two packed configurations
-/// against each other, alternating call by call in one process (the only comparison this noisy machine supports).
+/// slice depth, <c>--mc N</c> the packed task rows, <c>--kind</c> the kernel family. <c>--versus KC:MC[:burst]</c> instead
+/// times two packed configurations against each other (the second with prefetch bursts instead of the streaming kernel
+/// when <c>:burst</c>), alternating call by call in one process (the only comparison this noisy machine supports).
 /// </summary>
 internal static unsafe class LinearBench
 {
-    private const string Usage = "usage: linear [--runs 15] [--warmup 3] [--kc 256] [--mc 240] [--filter text] [--serial] [--cold] [--versus KC:MC]";
+    private const string Usage = "usage: linear [--runs 15] [--warmup 3] [--kc 256] [--mc 240] [--filter text] [--serial] [--cold] [--versus KC:MC[:burst]] [--kind 512|256|128]";
 
     private static bool Cold;
 
@@ -28,7 +29,7 @@ internal static unsafe class LinearBench
         int runs = 15, warmup = 3;
         string filter = "";
         bool serial = args.Contains("--serial");
-        (int Kc, int Mc)? versus = null;
+        (int Kc, int Mc, bool Burst)? versus = null;
         Cold = args.Contains("--cold");
         args = args.Where(a => a is not "--serial" and not "--cold").ToArray();
         for (int i = 0; i < args.Length; i++)
@@ -47,10 +48,13 @@ internal static unsafe class LinearBench
                 case "--kc" when int.TryParse(value, CultureInfo.InvariantCulture, out int kc) && kc >= 8: PackedGemm.Kc = kc; break;
                 case "--mc" when int.TryParse(value, CultureInfo.InvariantCulture, out int mc) && mc >= 1: PackedGemm.McRows = mc; break;
                 case "--filter" when value is not null: filter = value; break;
-                case "--versus" when value?.Split(':') is [var kcText, var mcText]
+                case "--kind" when value is "512" or "256" or "128":
+                    GemmDriver.KernelKind = value switch { "512" => GemmKernelKind.Vector512, "256" => GemmKernelKind.Vector256, _ => GemmKernelKind.Vector128 };
+                    break;
+                case "--versus" when value?.Split(':') is [var kcText, var mcText, .. var rest] && rest is [] or ["burst"]
                     && int.TryParse(kcText, CultureInfo.InvariantCulture, out int vkc) && vkc >= 8
                     && int.TryParse(mcText, CultureInfo.InvariantCulture, out int vmc) && vmc >= 1:
-                    versus = (vkc, vmc);
+                    versus = (vkc, vmc, rest is ["burst"]);
                     break;
                 default:
                     Console.Error.WriteLine($"linear: bad option '{option}' {value}. {Usage}");
@@ -67,7 +71,7 @@ internal static unsafe class LinearBench
         Console.WriteLine($"managed: {GemmDriver.DescribeKernel()}; packed once: KC = {PackedGemm.Kc}, task rows {PackedGemm.McRows}; " +
             $"OpenBLAS: {(openBlas ? "present" : "absent")}");
         Console.WriteLine();
-        if (versus is { } other) return Versus(par, other.Kc, other.Mc, runs, warmup, filter, serial);
+        if (versus is { } other) return Versus(par, other.Kc, other.Mc, other.Burst, runs, warmup, filter, serial);
         Console.WriteLine("| Linear | M | N | K | OpenBLAS GFLOP/s | managed GFLOP/s | packed once GFLOP/s | packed / best other |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var (label, m, n, k) in Shapes(filter))
@@ -95,11 +99,14 @@ internal static unsafe class LinearBench
         }
     }
 
-    /// <summary>--versus: packed at (Kc, McRows) against packed at (kc2, mc2), call by call alternating.</summary>
-    private static int Versus(CpuParallel par, int kc2, int mc2, int runs, int warmup, string filter, bool serial)
+    /// <summary>
+    /// --versus: packed at (Kc, McRows) against packed at (kc2, mc2), call by call alternating; <paramref name="burst"/>:
+    /// the second with the prefetch bursts instead of the streaming kernel (<see cref="PackedGemm.StreamPrefetch"/>).
+    /// </summary>
+    private static int Versus(CpuParallel par, int kc2, int mc2, bool burst, int runs, int warmup, string filter, bool serial)
     {
         int kc1 = PackedGemm.Kc, mc1 = PackedGemm.McRows;
-        Console.WriteLine($"| Linear | M | N | K | KC {kc1}, rows {mc1} GFLOP/s | KC {kc2}, rows {mc2} GFLOP/s | second / first |");
+        Console.WriteLine($"| Linear | M | N | K | KC {kc1}, rows {mc1} GFLOP/s | KC {kc2}, rows {mc2}{(burst ? ", bursts" : "")} GFLOP/s | second / first |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
         foreach (var (label, m, n, k) in Shapes(filter))
         {
@@ -120,12 +127,14 @@ internal static unsafe class LinearBench
                 {
                     int way = (round & 1) ^ i, copy = (round + warmup) % copies;
                     PackedGemm.McRows = way == 0 ? mc1 : mc2;
+                    PackedGemm.StreamPrefetch = way == 0 || !burst;
                     double start = GemmBench.Now(serial);
                     PackedGemm.Linear(par, x, m, packs[way, copy], b, y);
                     if (round >= 0) seconds[way].Add(GemmBench.Now(serial) - start);
                 }
             }
             PackedGemm.McRows = mc1;
+            PackedGemm.StreamPrefetch = true;
             double flops = 2.0 * m * n * k, g1 = flops / GemmBench.Median(seconds[0]) / 1e9, g2 = flops / GemmBench.Median(seconds[1]) / 1e9;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {label} | {m} | {n} | {k} | {g1:F1} | {g2:F1} | {g2 / g1:F2}× |"));
             for (int c = 0; c < copies; c++)

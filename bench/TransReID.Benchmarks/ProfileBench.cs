@@ -10,7 +10,7 @@ using TransReID.Runtime.Model;
 namespace TransReID.Benchmarks;
 
 /// <summary>
-/// <c>profile [--batch N] [--train] [--runs N] [--by-shape] [--kc N] [--mc N] [--threads N] [--compare-packed] [--compare-workers]</c>: wall time per backend op of one Embed (or TrainStep) of the Market stride
+/// <c>profile [--batch N] [--train] [--runs N] [--by-shape] [--kc N] [--mc N] [--threads N] [--compare-packed] [--compare-workers] [--compare-stream]</c>: wall time per backend op of one Embed (or TrainStep) of the Market stride
 /// model, through a timing proxy around the CPU backend. Ops are synchronous on the CPU, so each call's time is its cost.
 /// </summary>
 internal static class ProfileBench
@@ -46,6 +46,14 @@ internal static class ProfileBench
             var (packedMs, perCallMs) = Alternate(runs, on => ConstantWeights.Enabled = on, Once);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Embed batch {batch}, median of {runs} alternating calls each: weights packed once {packedMs:F0} ms, packed per call ({CpuGemm.Describe()}) {perCallMs:F0} ms, ratio {perCallMs / packedMs:F2}x"));
+            return 0;
+        }
+        if (args.Contains("--compare-stream"))
+        {
+            // the streaming AVX-512 kernel (next weight panel prefetched inside its loop) against prefetch bursts per call
+            var (streamMs, burstMs) = Alternate(runs, on => PackedGemm.StreamPrefetch = on, Once);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Embed batch {batch}, median of {runs} alternating calls each: streaming kernel {streamMs:F0} ms, prefetch bursts {burstMs:F0} ms, ratio {burstMs / streamMs:F2}x"));
             return 0;
         }
         if (args.Contains("--compare-workers"))

@@ -1,12 +1,14 @@
 import sys
-def kernel(name, vec, width, mr, nv, doc, astep=None):
+def kernel(name, vec, width, mr, nv, doc, astep=None, stream=0):
     # astep: floats of packed A per k step (the packed panel's MR); a kernel for the first mr rows of a wider panel
+    # stream: an extra argument pf, a byte stream prefetched into L2 one 64-byte line per `stream` k steps, spread over the loop
     astep = astep or mr
     nr = width*nv
     L = []
     L.append(f"    /// <summary>{doc}</summary>")
     L.append("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-    L.append(f"    public static void {name}(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)")
+    pfArg = ", byte* pf" if stream else ""
+    L.append(f"    public static void {name}(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta{pfArg})")
     L.append("    {")
     for r in range(mr):
         L.append("        " + f"{vec}<float> " + ", ".join(f"c{r}_{v} = default" for v in range(nv)) + ";")
@@ -22,6 +24,8 @@ def kernel(name, vec, width, mr, nv, doc, astep=None):
     L.append("        }")
     L.append("        for (int p = 0; p < kc; p++)")
     L.append("        {")
+    if stream:
+        L.append(f"            if (Sse.IsSupported && (p & {stream - 1}) == 0) Sse.Prefetch1(pf + {64 // stream} * p);")
     L.append("            " + f"{vec}<float> " + ", ".join(f"b{v} = {vec}.Load(b + {v*width})" if v else f"b0 = {vec}.Load(b)" for v in range(nv)) + ";")
     for r in range(mr):
         L.append(f"            {'' if r else vec+'<float> '}av = {vec}.Create(a[{r}]);")
@@ -39,4 +43,5 @@ def kernel(name, vec, width, mr, nv, doc, astep=None):
     L.append("    }")
     return "\n".join(L)
 print(kernel(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6],
-             int(sys.argv[7]) if len(sys.argv) > 7 else None))
+             int(sys.argv[7]) if len(sys.argv) > 7 and sys.argv[7] != "-" else None,
+             int(sys.argv[8]) if len(sys.argv) > 8 else 0))

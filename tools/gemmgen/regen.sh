@@ -7,6 +7,8 @@ cat $here/header.cs
 cat $here/updates.cs
 python3 $here/gen.py Kernel14x32 Vector512 16 14 2 "AVX-512 kernel: MR = 14, NR = 32 (two zmm per row)."
 echo
+python3 $here/gen.py Kernel14x32Stream Vector512 16 14 2 "Kernel14x32 that also prefetches a stream (pf) into L2, one line per 8 k steps: the next packed-weight panel, spread over the loop instead of issued in bursts." - 8
+echo
 python3 $here/gen.py Kernel4x32Of14 Vector512 16 4 2 "AVX-512 edge kernel: 4 rows × 32 of a 14-row packed A panel (a advances 14 per k), for the last rows of M: a 1-row remainder costs a third of a 14-row call instead of a whole one." 14
 echo
 python3 $here/gen.py Kernel4x24 Vector256 8 4 3 "AVX2 kernel: MR = 4, NR = 24 (three ymm per row; 12 accumulators + 3 B vectors + 1 broadcast = all 16 registers)."

@@ -35,23 +35,27 @@ internal static unsafe class GemmDriver
 {
     /// <summary>Blocking parameters and the micro-kernel they go with.</summary>
     private readonly struct Config(int mr, int nr, int kc, int mc, delegate*<int, float*, float*, float*, nint, float, float, void> kernel,
-        delegate*<int, float*, float*, float*, nint, float, float, void> edge = null, int edgeRows = 0)
+        delegate*<int, float*, float*, float*, nint, float, float, void> edge = null, int edgeRows = 0,
+        delegate*<int, float*, float*, float*, nint, float, float, byte*, void> stream = null, int streamSteps = 0)
     {
         public readonly int Mr = mr, Nr = nr, Kc = kc, Mc = mc;
         public readonly delegate*<int, float*, float*, float*, nint, float, float, void> Kernel = kernel;
-        public readonly MicroKernel Micro = new(kernel, mr, nr, edge, edgeRows);
+        public readonly MicroKernel Micro = new(kernel, mr, nr, edge, edgeRows, stream, streamSteps);
     }
 
     /// <summary>
     /// A micro-kernel family as the drivers call it: the MR × NR kernel, and optionally an edge kernel for the last rows
     /// of M that computes <see cref="EdgeRows"/> rows of the same MR-row packed A panel (so a 1-row remainder of a 14-row
-    /// tile does not cost a whole 14-row call).
+    /// tile does not cost a whole 14-row call), and a streaming variant of the kernel that also prefetches a byte stream
+    /// into L2 (one line per <see cref="StreamSteps"/> k steps) for callers whose next operand comes from memory.
     /// </summary>
     internal readonly struct MicroKernel(delegate*<int, float*, float*, float*, nint, float, float, void> kernel, int mr, int nr,
-        delegate*<int, float*, float*, float*, nint, float, float, void> edge, int edgeRows)
+        delegate*<int, float*, float*, float*, nint, float, float, void> edge, int edgeRows,
+        delegate*<int, float*, float*, float*, nint, float, float, byte*, void> stream, int streamSteps)
     {
         public readonly delegate*<int, float*, float*, float*, nint, float, float, void> Kernel = kernel, Edge = edge;
-        public readonly int Mr = mr, Nr = nr, EdgeRows = edgeRows;
+        public readonly delegate*<int, float*, float*, float*, nint, float, float, byte*, void> Stream = stream;
+        public readonly int Mr = mr, Nr = nr, EdgeRows = edgeRows, StreamSteps = streamSteps;
     }
 
     /// <summary>
@@ -188,7 +192,8 @@ internal static unsafe class GemmDriver
     // Vector128: not tuned (no machine here needs it).
     private static Config GetConfig(GemmKernelKind kind) => kind switch
     {
-        GemmKernelKind.Vector512 => new Config(14, 32, 768, 14 * 24, &GemmKernels.Kernel14x32, &GemmKernels.Kernel4x32Of14, 4),
+        GemmKernelKind.Vector512 => new Config(14, 32, 768, 14 * 24, &GemmKernels.Kernel14x32, &GemmKernels.Kernel4x32Of14, 4,
+            &GemmKernels.Kernel14x32Stream, 8),
         GemmKernelKind.Vector256 => new Config(4, 24, 256, 4 * 48, &GemmKernels.Kernel4x24),
         _ => new Config(4, 8, 256, 4 * 48, &GemmKernels.Kernel4x8),
     };

@@ -51,6 +51,21 @@ public unsafe class PackedGemmTests
                 using var packed = new PackedWeight(pw, n, k, (GemmKernelKind)kernelKind, kc, par);
                 Assert.True(packed.KcStep <= kc && packed.Panels * packed.Nr >= n);
                 PackedGemm.Linear(par, px, m, packed, withBias ? pb : null, py);
+                // the prefetching differs, the arithmetic does not: the streaming kernel and the plain one agree bit for bit
+                float[] bursts = new float[m * n];
+                fixed (float* pbursts = bursts)
+                {
+                    PackedGemm.StreamPrefetch = false;
+                    try
+                    {
+                        PackedGemm.Linear(par, px, m, packed, withBias ? pb : null, pbursts);
+                    }
+                    finally
+                    {
+                        PackedGemm.StreamPrefetch = true;
+                    }
+                }
+                Assert.Equal(y, bursts);
             }
             AssertMatches(x, w, withBias ? b : null, y, m, n, k, $"kernel {(GemmKernelKind)kernelKind}, {m}×{n}×{k}, kc {kc}, bias {withBias}");
         }
