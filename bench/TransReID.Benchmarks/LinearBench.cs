@@ -68,7 +68,7 @@ internal static unsafe class LinearBench
             (serial ? "1 thread, the calling thread's CPU time, " : $"{par.Threads} threads, wall clock, ") +
             (Cold ? "weights read from memory (--cold), " : "weights in cache, ") +
             $"median of {runs} runs after {warmup} per way (packed, managed, then OpenBLAS); load average {System.IO.File.ReadAllText("/proc/loadavg").Trim()}");
-        Console.WriteLine($"managed: {GemmDriver.DescribeKernel()}; packed once: KC = {PackedGemm.Kc}, task rows {PackedGemm.McRows}; " +
+        Console.WriteLine($"managed: {GemmDriver.DescribeKernel()}; packed once: KC = {PackedGemm.KcFor(GemmDriver.KernelKind)}, task rows {PackedGemm.McRows}; " +
             $"OpenBLAS: {(openBlas ? "present" : "absent")}");
         Console.WriteLine();
         if (versus is { } other) return Versus(par, other.Kc, other.Mc, other.Burst, runs, warmup, filter, serial);
@@ -105,7 +105,7 @@ internal static unsafe class LinearBench
     /// </summary>
     private static int Versus(CpuParallel par, int kc2, int mc2, bool burst, int runs, int warmup, string filter, bool serial)
     {
-        int kc1 = PackedGemm.Kc, mc1 = PackedGemm.McRows;
+        int kc1 = PackedGemm.KcFor(GemmDriver.KernelKind), mc1 = PackedGemm.McRows;
         Console.WriteLine($"| Linear | M | N | K | KC {kc1}, rows {mc1} GFLOP/s | KC {kc2}, rows {mc2}{(burst ? ", bursts" : "")} GFLOP/s | second / first |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
         foreach (var (label, m, n, k) in Shapes(filter))
@@ -161,7 +161,7 @@ internal static unsafe class LinearBench
         for (int c = 0; c < copies; c++)
         {
             ws[c] = (nint)GemmBench.Alloc((long)n * k, 2 + c);
-            packs[c] = new PackedWeight((float*)ws[c], n, k, GemmDriver.KernelKind, PackedGemm.Kc, par);
+            packs[c] = new PackedWeight((float*)ws[c], n, k, GemmDriver.KernelKind, PackedGemm.KcFor(GemmDriver.KernelKind), par);
         }
         var saved = CpuGemm.Provider;
         try

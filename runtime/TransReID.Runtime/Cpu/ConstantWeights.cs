@@ -51,7 +51,7 @@ internal sealed unsafe class ConstantWeights : IDisposable
         var key = ((nint)w, n, k, GemmDriver.KernelKind);
         if (!_packed.TryGetValue(key, out var packed))
         {
-            packed = new PackedWeight(w, n, k, key.Item4, PackedGemm.Kc, par);
+            packed = new PackedWeight(w, n, k, key.Item4, PackedGemm.KcFor(key.Item4), par);
             _packed.Add(key, packed);
         }
         return packed;

@@ -97,6 +97,9 @@ internal static unsafe class GemmDriver
         return cfg.Kernel;
     }
 
+    /// <summary>The deepest K slice (KC) of <paramref name="kind"/>'s blocking.</summary>
+    internal static int SliceLimit(GemmKernelKind kind) => GetConfig(kind).Kc;
+
     /// <summary>The micro-kernel family of <paramref name="kind"/>, with its edge kernel where it has one.</summary>
     internal static MicroKernel Micro(GemmKernelKind kind) => GetConfig(kind).Micro;
 

@@ -101,10 +101,17 @@ internal sealed unsafe class PackedWeight : IDisposable
 internal static unsafe class PackedGemm
 {
     /// <summary>
-    /// KC of packed weights (deepest slice). 256 keeps the AVX2 B micro-panel (256 × 24 floats, 24 KiB) in the 32 KiB
-    /// L1d; 256 against 512 and 768 is measured in docs/benchmarks.md. Settable for measurement; weights packed earlier keep theirs.
+    /// KC of packed weights (deepest slice) when set; unset, each family packs with its own (<see cref="KcFor"/>).
+    /// Settable for measurement; weights packed earlier keep theirs.
     /// </summary>
-    public static int Kc { get; set; } = 256;
+    public static int? Kc { get; set; }
+
+    /// <summary>
+    /// KC weights are packed with for <paramref name="kind"/>: the family's KC in <see cref="GemmDriver"/>. AVX2 256 keeps
+    /// the B micro-panel (256 × 24 floats, 24 KiB) in the 32 KiB L1d of Zen 3; AVX-512 768, one slice for K = 768, beat
+    /// 256 by 0–8 % (mean about 3 %) on the batch-1 and batch-8 shapes with the streaming kernel (docs/benchmarks.md).
+    /// </summary>
+    public static int KcFor(GemmKernelKind kind) => Kc ?? GemmDriver.SliceLimit(kind);
 
     /// <summary>Rows of x per task (a multiple of every MR is not needed: tasks are cut at whole row panels).</summary>
     public static int McRows { get; set; } = 240;
