@@ -143,7 +143,6 @@ internal static unsafe class PackedGemm
             X = x, Y = y, Bias = bias, B = w.Data, M = m, N = w.N, K = w.K, KcStep = w.KcStep, Panels = w.Panels,
             Mr = mr, Nr = w.Nr, MPanels = mPanels, MTasks = mTasks, NTasks = nTasks,
             Kernel = GemmDriver.Micro(w.Kind),
-            StreamSteps = GemmDriver.Micro(w.Kind).StreamSteps,
         };
         if (nTasks > 1)
         {
@@ -170,7 +169,7 @@ internal static unsafe class PackedGemm
     private struct Args
     {
         public float* X, Y, Bias, B, SharedA;
-        public int M, N, K, KcStep, Panels, Mr, Nr, MPanels, MTasks, NTasks, StreamSteps;
+        public int M, N, K, KcStep, Panels, Mr, Nr, MPanels, MTasks, NTasks;
         public GemmDriver.MicroKernel Kernel;
     }
 
@@ -217,7 +216,7 @@ internal static unsafe class PackedGemm
                     if (StreamPrefetch && a.Kernel.Stream != null && cols == nr && mc - ir >= mr)
                     {
                         // the kernel prefetches kc / StreamSteps lines spread over its loop; they stay inside the next panel
-                        long lines = kc / a.StreamSteps;
+                        long lines = kc / a.Kernel.StreamSteps;
                         byte* pf = next != null ? next + Math.Min(line, panelLines - lines) * 64 : (byte*)bPanel;
                         line += lines;
                         a.Kernel.Stream(kc, packedA + (nint)ir * kc, bPanel, cStrip + (nint)ir * a.N, a.N, 1f, beta, pf);
