@@ -5,9 +5,13 @@ out="$here/../../runtime/TransReID.Runtime/Cpu/GemmKernels.cs"
 {
 cat $here/header.cs
 cat $here/updates.cs
-python3 $here/gen.py Kernel14x32 Vector512 16 14 2 "AVX-512 kernel: MR = 14, NR = 32 (two zmm per row)."
-echo
-python3 $here/gen.py Kernel14x32Stream Vector512 16 14 2 "Kernel14x32 that also prefetches a stream (pf) into L2, one line per 8 k steps: the next packed-weight panel, spread over the loop instead of issued in bursts." - 8
+cat <<'CS'
+    /// <summary>AVX-512 kernel: MR = 14, NR = 32 (two zmm per row); <see cref="Kernel14x32Stream"/> with its own B panel as the stream.</summary>
+    public static void Kernel14x32(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta) =>
+        Kernel14x32Stream(kc, a, b, c, ldc, alpha, beta, (byte*)b);
+
+CS
+python3 $here/gen.py Kernel14x32Stream Vector512 16 14 2 "AVX-512 kernel: MR = 14, NR = 32 (two zmm per row), that also prefetches a stream (pf) into L2, one line per 8 k steps: for packed weights the next panel, spread over the loop instead of issued in bursts." - 8
 echo
 python3 $here/gen.py Kernel4x32Of14 Vector512 16 4 2 "AVX-512 edge kernel: 4 rows × 32 of a 14-row packed A panel (a advances 14 per k), for the last rows of M: a 1-row remainder costs a third of a 14-row call instead of a whole one." 14
 echo

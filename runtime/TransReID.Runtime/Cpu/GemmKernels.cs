@@ -43,99 +43,11 @@ internal static unsafe class GemmKernels
         else Vector128.Store(Vector128.FusedMultiplyAdd(x, va, Vector128.Load(c) * vb), c);
     }
 
-    /// <summary>AVX-512 kernel: MR = 14, NR = 32 (two zmm per row).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Kernel14x32(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
-    {
-        Vector512<float> c0_0 = default, c0_1 = default;
-        Vector512<float> c1_0 = default, c1_1 = default;
-        Vector512<float> c2_0 = default, c2_1 = default;
-        Vector512<float> c3_0 = default, c3_1 = default;
-        Vector512<float> c4_0 = default, c4_1 = default;
-        Vector512<float> c5_0 = default, c5_1 = default;
-        Vector512<float> c6_0 = default, c6_1 = default;
-        Vector512<float> c7_0 = default, c7_1 = default;
-        Vector512<float> c8_0 = default, c8_1 = default;
-        Vector512<float> c9_0 = default, c9_1 = default;
-        Vector512<float> c10_0 = default, c10_1 = default;
-        Vector512<float> c11_0 = default, c11_1 = default;
-        Vector512<float> c12_0 = default, c12_1 = default;
-        Vector512<float> c13_0 = default, c13_1 = default;
-        if (Sse.IsSupported)
-        {
-            for (int r = 0; r < 14; r++)
-            {
-                float* row = c + r * ldc;
-                Sse.Prefetch0(row); Sse.Prefetch0(row + 16); Sse.Prefetch0(row + 31);
-            }
-        }
-        for (int p = 0; p < kc; p++)
-        {
-            Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
-            Vector512<float> av = Vector512.Create(a[0]);
-            c0_0 = Vector512.FusedMultiplyAdd(av, b0, c0_0); c0_1 = Vector512.FusedMultiplyAdd(av, b1, c0_1);
-            av = Vector512.Create(a[1]);
-            c1_0 = Vector512.FusedMultiplyAdd(av, b0, c1_0); c1_1 = Vector512.FusedMultiplyAdd(av, b1, c1_1);
-            av = Vector512.Create(a[2]);
-            c2_0 = Vector512.FusedMultiplyAdd(av, b0, c2_0); c2_1 = Vector512.FusedMultiplyAdd(av, b1, c2_1);
-            av = Vector512.Create(a[3]);
-            c3_0 = Vector512.FusedMultiplyAdd(av, b0, c3_0); c3_1 = Vector512.FusedMultiplyAdd(av, b1, c3_1);
-            av = Vector512.Create(a[4]);
-            c4_0 = Vector512.FusedMultiplyAdd(av, b0, c4_0); c4_1 = Vector512.FusedMultiplyAdd(av, b1, c4_1);
-            av = Vector512.Create(a[5]);
-            c5_0 = Vector512.FusedMultiplyAdd(av, b0, c5_0); c5_1 = Vector512.FusedMultiplyAdd(av, b1, c5_1);
-            av = Vector512.Create(a[6]);
-            c6_0 = Vector512.FusedMultiplyAdd(av, b0, c6_0); c6_1 = Vector512.FusedMultiplyAdd(av, b1, c6_1);
-            av = Vector512.Create(a[7]);
-            c7_0 = Vector512.FusedMultiplyAdd(av, b0, c7_0); c7_1 = Vector512.FusedMultiplyAdd(av, b1, c7_1);
-            av = Vector512.Create(a[8]);
-            c8_0 = Vector512.FusedMultiplyAdd(av, b0, c8_0); c8_1 = Vector512.FusedMultiplyAdd(av, b1, c8_1);
-            av = Vector512.Create(a[9]);
-            c9_0 = Vector512.FusedMultiplyAdd(av, b0, c9_0); c9_1 = Vector512.FusedMultiplyAdd(av, b1, c9_1);
-            av = Vector512.Create(a[10]);
-            c10_0 = Vector512.FusedMultiplyAdd(av, b0, c10_0); c10_1 = Vector512.FusedMultiplyAdd(av, b1, c10_1);
-            av = Vector512.Create(a[11]);
-            c11_0 = Vector512.FusedMultiplyAdd(av, b0, c11_0); c11_1 = Vector512.FusedMultiplyAdd(av, b1, c11_1);
-            av = Vector512.Create(a[12]);
-            c12_0 = Vector512.FusedMultiplyAdd(av, b0, c12_0); c12_1 = Vector512.FusedMultiplyAdd(av, b1, c12_1);
-            av = Vector512.Create(a[13]);
-            c13_0 = Vector512.FusedMultiplyAdd(av, b0, c13_0); c13_1 = Vector512.FusedMultiplyAdd(av, b1, c13_1);
-            a += 14;
-            b += 32;
-        }
-        Vector512<float> va = Vector512.Create(alpha), vb = Vector512.Create(beta);
-        int mode = beta == 0 ? 0 : beta == 1 ? 1 : 2;
-        Update(c, c0_0, va, vb, mode);
-        Update(c + 16, c0_1, va, vb, mode);
-        Update(c + ldc, c1_0, va, vb, mode);
-        Update(c + ldc + 16, c1_1, va, vb, mode);
-        Update(c + 2 * ldc, c2_0, va, vb, mode);
-        Update(c + 2 * ldc + 16, c2_1, va, vb, mode);
-        Update(c + 3 * ldc, c3_0, va, vb, mode);
-        Update(c + 3 * ldc + 16, c3_1, va, vb, mode);
-        Update(c + 4 * ldc, c4_0, va, vb, mode);
-        Update(c + 4 * ldc + 16, c4_1, va, vb, mode);
-        Update(c + 5 * ldc, c5_0, va, vb, mode);
-        Update(c + 5 * ldc + 16, c5_1, va, vb, mode);
-        Update(c + 6 * ldc, c6_0, va, vb, mode);
-        Update(c + 6 * ldc + 16, c6_1, va, vb, mode);
-        Update(c + 7 * ldc, c7_0, va, vb, mode);
-        Update(c + 7 * ldc + 16, c7_1, va, vb, mode);
-        Update(c + 8 * ldc, c8_0, va, vb, mode);
-        Update(c + 8 * ldc + 16, c8_1, va, vb, mode);
-        Update(c + 9 * ldc, c9_0, va, vb, mode);
-        Update(c + 9 * ldc + 16, c9_1, va, vb, mode);
-        Update(c + 10 * ldc, c10_0, va, vb, mode);
-        Update(c + 10 * ldc + 16, c10_1, va, vb, mode);
-        Update(c + 11 * ldc, c11_0, va, vb, mode);
-        Update(c + 11 * ldc + 16, c11_1, va, vb, mode);
-        Update(c + 12 * ldc, c12_0, va, vb, mode);
-        Update(c + 12 * ldc + 16, c12_1, va, vb, mode);
-        Update(c + 13 * ldc, c13_0, va, vb, mode);
-        Update(c + 13 * ldc + 16, c13_1, va, vb, mode);
-    }
+    /// <summary>AVX-512 kernel: MR = 14, NR = 32 (two zmm per row); <see cref="Kernel14x32Stream"/> with its own B panel as the stream.</summary>
+    public static void Kernel14x32(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta) =>
+        Kernel14x32Stream(kc, a, b, c, ldc, alpha, beta, (byte*)b);
 
-    /// <summary>Kernel14x32 that also prefetches a stream (pf) into L2, one line per 8 k steps: the next packed-weight panel, spread over the loop instead of issued in bursts.</summary>
+    /// <summary>AVX-512 kernel: MR = 14, NR = 32 (two zmm per row), that also prefetches a stream (pf) into L2, one line per 8 k steps: for packed weights the next panel, spread over the loop instead of issued in bursts.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Kernel14x32Stream(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, byte* pf)
     {
