@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
+using Microsoft.ML.OnnxRuntime;
 using TransReID.Runtime;
 using TransReID.Runtime.Cpu;
 using TransReID.Runtime.Model;
@@ -10,8 +11,10 @@ using TransReID.Runtime.Model;
 namespace TransReID.Benchmarks;
 
 /// <summary>
-/// <c>profile [--batch N] [--train] [--runs N] [--by-shape] [--kc N] [--mc N] [--threads N] [--compare-packed] [--compare-workers] [--compare-stream]</c>: wall time per backend op of one Embed (or TrainStep) of the Market stride
+/// <c>profile [--batch N] [--train] [--runs N] [--by-shape] [--kc N] [--mc N] [--threads N] [--compare-packed] [--compare-workers] [--compare-stream] [--onnxruntime]</c>: wall time per backend op of one Embed (or TrainStep) of the Market stride
 /// model, through a timing proxy around the CPU backend. Ops are synchronous on the CPU, so each call's time is its cost.
+/// <c>--onnxruntime</c> also runs the exported model in ONNX Runtime before each Embed and prints its kernel time per
+/// operator type (<see cref="OrtProfile"/>).
 /// </summary>
 internal static class ProfileBench
 {
@@ -25,7 +28,8 @@ internal static class ProfileBench
         PackedGemm.Kc = Option("--kc") ?? PackedGemm.Kc;
         PackedGemm.McRows = Option("--mc") ?? PackedGemm.McRows;
         int? threads = Option("--threads");
-        var timing = new TimingBackend(new CpuBackend(threads)) { ByShape = args.Contains("--by-shape") };
+        var cpu = new CpuBackend(threads);
+        var timing = new TimingBackend(cpu) { ByShape = args.Contains("--by-shape") };
         using var model = MarketStride.Create(timing, 1);
         var rng = new Rng(7);
         var images = new float[batch * MarketStride.ImageFloats];
@@ -64,14 +68,31 @@ internal static class ProfileBench
                 $"Embed batch {batch}, median of {runs} alternating calls each: CpuWorkers helpers {workersMs:F0} ms, thread-pool helpers {poolMs:F0} ms, ratio {poolMs / workersMs:F2}x"));
             return 0;
         }
+        using var ort = args.Contains("--onnxruntime") && !train ? new OrtProfile(model, cpu.Threads, images, cams, batch) : null;
+        ort?.Run();
         timing.Times.Clear();
-        var sw = Stopwatch.StartNew();
-        for (int r = 0; r < runs; r++) Once();
-        double total = sw.Elapsed.TotalSeconds / runs;
+        double seconds = 0;
+        for (int r = 0; r < runs; r++)
+        {
+            ort?.Run();
+            long t0 = Stopwatch.GetTimestamp();
+            Once();
+            seconds += Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
+        double total = seconds / runs;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{(train ? "TrainStep" : "Embed")} batch {batch}: {total:F3} s (mean of {runs} after 1 warm-up), {CpuGemm.Describe()}"));
         foreach (var (op, (t, n)) in timing.Times.OrderByDescending(kv => kv.Value.Seconds))
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {op,-26} {t / runs,8:F3} s  {100 * t / runs / total,5:F1}%  {n / runs,5} calls"));
+        if (ort is not null)
+        {
+            var (byOp, counted) = ort.Finish();
+            double ortTotal = byOp.Sum(o => o.Seconds);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"ONNX Runtime {OrtEnv.Instance().GetVersionString()} on the exported model, alternating with the Embeds above: {ortTotal:F3} s of kernels per run ({counted} runs after 1 warm-up)"));
+            foreach (var (op, t, nodes) in byOp)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {op,-26} {t,8:F3} s  {100 * t / ortTotal,5:F1}%  {nodes,5} nodes"));
+        }
         return 0;
     }
 
