@@ -36,8 +36,9 @@ internal sealed class OrtProfile : IDisposable
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-            EnableProfiling = true,
+            // the prefix first: setting EnableProfiling starts the profiler with the prefix set at that moment
             ProfileOutputPathPrefix = Path.Combine(_dir, "profile"),
+            EnableProfiling = true,
         };
         _session = new InferenceSession(path, options);
         var info = model.Info;
