@@ -65,7 +65,7 @@ internal static class ProfileBench
             // the backend's own spinning helper threads against .NET thread-pool helpers
             var (workersMs, poolMs) = Alternate(runs, on => CpuParallel.UseThreadPool = !on, Once);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Embed batch {batch}, median of {runs} alternating calls each: CpuWorkers helpers {workersMs:F0} ms, thread-pool helpers {poolMs:F0} ms, ratio {poolMs / workersMs:F2}x"));
+                $"{(train ? "TrainStep" : "Embed")} batch {batch}, median of {runs} alternating calls each: CpuWorkers helpers {workersMs:F0} ms, thread-pool helpers {poolMs:F0} ms, ratio {poolMs / workersMs:F2}x"));
             return 0;
         }
         using var ort = args.Contains("--onnxruntime") && !train ? new OrtProfile(model, cpu.Threads, images, cams, batch) : null;

@@ -2,7 +2,6 @@ using System;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using System.Threading.Tasks;
 
 namespace TransReID.Runtime.Cpu;
 
@@ -66,7 +65,7 @@ internal static unsafe class GemmDriver
 
     /// <summary>
     /// Below this many multiply-adds (m·n·k, default 4 Mi ≈ 160³) one thread does the whole product, because fork/join
-    /// (two Parallel.For calls, tens of µs) would cost more than it saves. Settable for tests and measurement.
+    /// (two parallel loops) would cost more than it saves. Settable for tests and measurement.
     /// </summary>
     public static double ParallelThreshold { get; set; } = 1 << 22;
 
@@ -227,12 +226,33 @@ internal static unsafe class GemmDriver
             }
             else
             {
-                // Several chunks per thread: a thread descheduled by other load then holds up only a small chunk.
-                int chunks = Math.Min(nPanels, threads * TasksPerThread);
-                Parallel.For(0, chunks, t => job.PackB(t * nPanels / chunks, (t + 1) * nPanels / chunks));
-                Parallel.For(0, job.TaskCount, job.RunTask);
+                // Several chunks per thread (CpuParallel cuts up to 4 per thread): a thread descheduled by other load then
+                // holds up only a small chunk. The helpers are CpuWorkers', which stay awake between a model's GEMMs.
+                var handle = GCHandle.Alloc(job);
+                try
+                {
+                    void* h = (void*)GCHandle.ToIntPtr(handle);
+                    s_parallel.For(nPanels, 1, &PackBody, h);
+                    s_parallel.For(job.TaskCount, 1, &TaskBody, h);
+                }
+                finally
+                {
+                    handle.Free();
+                }
             }
         }
+    }
+
+    private static readonly CpuParallel s_parallel = new(ThreadCount);
+
+    private static Job JobOf(void* handle) => (Job)GCHandle.FromIntPtr((nint)handle).Target!;
+
+    private static void PackBody(void* handle, int chunk, long start, long end) => JobOf(handle).PackB((int)start, (int)end);
+
+    private static void TaskBody(void* handle, int chunk, long start, long end)
+    {
+        Job job = JobOf(handle);
+        for (long t = start; t < end; t++) job.RunTask((int)t);
     }
 
     /// <summary>One column block of one GEMM call: the operands, the packed B and the task grid.</summary>
