@@ -200,6 +200,15 @@ internal static unsafe partial class GemmBench
         return p;
     }
 
+    /// <summary>The kernel family a bench's <c>--kind 512|256|128</c> names, or null for any other value.</summary>
+    internal static GemmKernelKind? ParseKind(string? value) => value switch
+    {
+        "512" => GemmKernelKind.Vector512,
+        "256" => GemmKernelKind.Vector256,
+        "128" => GemmKernelKind.Vector128,
+        _ => null,
+    };
+
     internal static double Median(IEnumerable<double> x)
     {
         var sorted = x.Order().ToArray();

@@ -35,15 +35,15 @@ internal static unsafe class KernelBench
                 case "--tiles" when int.TryParse(value, CultureInfo.InvariantCulture, out tiles) && tiles >= 1: break;
                 case "--panels" when int.TryParse(value, CultureInfo.InvariantCulture, out panels) && panels >= 1: break;
                 case "--runs" when int.TryParse(value, CultureInfo.InvariantCulture, out runs) && runs >= 1: break;
-                case "--kind" when value is "512" or "256" or "128":
-                    kind = value switch { "512" => GemmKernelKind.Vector512, "256" => GemmKernelKind.Vector256, _ => GemmKernelKind.Vector128 };
-                    break;
+                case "--kind" when GemmBench.ParseKind(value) is { } parsed: kind = parsed; break;
                 default:
                     Console.Error.WriteLine($"kernel: bad option '{option}' {value}. {Usage}");
                     return 2;
             }
         }
-        var kernel = GemmDriver.Kernel(kind, out int mr, out int nr);
+        var micro = GemmDriver.Micro(kind);
+        var kernel = micro.Kernel;
+        int mr = micro.Mr, nr = micro.Nr;
         Console.WriteLine($"# micro-kernel {kind} {mr}×{nr}, one thread (CPU time), {tiles} A slivers × one B panel, in cache, " +
             $"median of {runs}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; load average {System.IO.File.ReadAllText("/proc/loadavg").Trim()}");
         Console.WriteLine("| KC | A KiB | B KiB | GFLOP/s |");

@@ -48,9 +48,7 @@ internal static unsafe class LinearBench
                 case "--kc" when int.TryParse(value, CultureInfo.InvariantCulture, out int kc) && kc >= 8: PackedGemm.Kc = kc; break;
                 case "--mc" when int.TryParse(value, CultureInfo.InvariantCulture, out int mc) && mc >= 1: PackedGemm.McRows = mc; break;
                 case "--filter" when value is not null: filter = value; break;
-                case "--kind" when value is "512" or "256" or "128":
-                    GemmDriver.KernelKind = value switch { "512" => GemmKernelKind.Vector512, "256" => GemmKernelKind.Vector256, _ => GemmKernelKind.Vector128 };
-                    break;
+                case "--kind" when GemmBench.ParseKind(value) is { } kind: GemmDriver.KernelKind = kind; break;
                 case "--versus" when value?.Split(':') is [var kcText, var mcText, .. var rest] && rest is [] or ["burst"]
                     && int.TryParse(kcText, CultureInfo.InvariantCulture, out int vkc) && vkc >= 8
                     && int.TryParse(mcText, CultureInfo.InvariantCulture, out int vmc) && vmc >= 1:
@@ -111,7 +109,7 @@ internal static unsafe class LinearBench
         foreach (var (label, m, n, k) in Shapes(filter))
         {
             float* x = GemmBench.Alloc((long)m * k, 1), b = GemmBench.Alloc(n, 3), y = GemmBench.Alloc((long)m * n, 4);
-            int copies = Cold ? (int)Math.Max(2, (96L << 20) / ((long)n * k * sizeof(float))) : 1;
+            int copies = Copies(n, k);
             var ws = new nint[copies];
             var packs = new PackedWeight[2, copies];
             for (int c = 0; c < copies; c++)
@@ -150,12 +148,17 @@ internal static unsafe class LinearBench
         return 0;
     }
 
+    /// <summary>
+    /// Copies of an n × k weight that the calls cycle through: with --cold enough of them (96 MiB in all, 3× the L3 of
+    /// the Zen 3 it was sized for; a 260 MiB L3 may keep part of them) that each call reads its weight from memory, as
+    /// in the model, where the Linear weights of a forward (340 MB) never stay cached between their uses; else one.
+    /// </summary>
+    private static int Copies(int n, int k) => Cold ? (int)Math.Max(2, (96L << 20) / ((long)n * k * sizeof(float))) : 1;
+
     private static double[] Measure(CpuParallel par, int m, int n, int k, int runs, int warmup, bool openBlas, bool serial)
     {
         float* x = GemmBench.Alloc((long)m * k, 1), b = GemmBench.Alloc(n, 3), y = GemmBench.Alloc((long)m * n, 4);
-        // --cold: enough copies of the weight (96 MiB in all, 3× the L3) that each call reads its weight from memory,
-        // as in the model, where the Linear weights of a forward (340 MB) never stay cached between their uses.
-        int copies = Cold ? (int)Math.Max(2, (96L << 20) / ((long)n * k * sizeof(float))) : 1;
+        int copies = Copies(n, k);
         var ws = new nint[copies];
         var packs = new PackedWeight[copies];
         for (int c = 0; c < copies; c++)

@@ -37,9 +37,12 @@ internal static unsafe class GemmDriver
         delegate*<int, float*, float*, float*, nint, float, float, void> edge = null, int edgeRows = 0,
         delegate*<int, float*, float*, float*, nint, float, float, byte*, void> stream = null, int streamSteps = 0)
     {
-        public readonly int Mr = mr, Nr = nr, Kc = kc, Mc = mc;
-        public readonly delegate*<int, float*, float*, float*, nint, float, float, void> Kernel = kernel;
+        public readonly int Kc = kc, Mc = mc;
         public readonly MicroKernel Micro = new(kernel, mr, nr, edge, edgeRows, stream, streamSteps);
+
+        public int Mr => Micro.Mr;
+
+        public int Nr => Micro.Nr;
     }
 
     /// <summary>
@@ -87,19 +90,10 @@ internal static unsafe class GemmDriver
     /// <summary>Threads a parallel call uses.</summary>
     public static int ThreadCount => Environment.ProcessorCount;
 
-    /// <summary>The micro-kernel of <paramref name="kind"/> and its tile (MR rows × NR columns).</summary>
-    internal static delegate*<int, float*, float*, float*, nint, float, float, void> Kernel(GemmKernelKind kind, out int mr, out int nr)
-    {
-        Config cfg = GetConfig(kind);
-        mr = cfg.Mr;
-        nr = cfg.Nr;
-        return cfg.Kernel;
-    }
-
     /// <summary>The deepest K slice (KC) of <paramref name="kind"/>'s blocking.</summary>
     internal static int SliceLimit(GemmKernelKind kind) => GetConfig(kind).Kc;
 
-    /// <summary>The micro-kernel family of <paramref name="kind"/>, with its edge kernel where it has one.</summary>
+    /// <summary>The micro-kernel family of <paramref name="kind"/>: its MR × NR kernel and tile, and its edge and streaming kernels where it has them.</summary>
     internal static MicroKernel Micro(GemmKernelKind kind) => GetConfig(kind).Micro;
 
     /// <summary>

@@ -19,7 +19,8 @@ internal sealed unsafe class PackedWeight : IDisposable
     /// <paramref name="kcMax"/>, the panels spread over <paramref name="par"/>.</summary>
     public PackedWeight(float* w, int n, int k, GemmKernelKind kind, int kcMax, CpuParallel par)
     {
-        GemmDriver.Kernel(kind, out int mr, out int nr);
+        var micro = GemmDriver.Micro(kind);
+        int mr = micro.Mr, nr = micro.Nr;
         N = n;
         K = k;
         Kind = kind;
@@ -141,7 +142,7 @@ internal static unsafe class PackedGemm
         var a = new Args
         {
             X = x, Y = y, Bias = bias, B = w.Data, M = m, N = w.N, K = w.K, KcStep = w.KcStep, Panels = w.Panels,
-            Mr = mr, Nr = w.Nr, MPanels = mPanels, MTasks = mTasks, NTasks = nTasks,
+            MPanels = mPanels, MTasks = mTasks, NTasks = nTasks,
             Kernel = GemmDriver.Micro(w.Kind),
         };
         if (nTasks > 1)
@@ -162,14 +163,14 @@ internal static unsafe class PackedGemm
         for (long s = start; s < end; s++)
         {
             int pc = (int)s * a.KcStep, kc = Math.Min(a.KcStep, a.K - pc);
-            GemmPacking.PackA(false, a.X, a.K, 0, pc, a.M, kc, a.Mr, a.SharedA + (nint)pc * a.MPanels * a.Mr);
+            GemmPacking.PackA(false, a.X, a.K, 0, pc, a.M, kc, a.Kernel.Mr, a.SharedA + (nint)pc * a.MPanels * a.Kernel.Mr);
         }
     }
 
     private struct Args
     {
         public float* X, Y, Bias, B, SharedA;
-        public int M, N, K, KcStep, Panels, Mr, Nr, MPanels, MTasks, NTasks;
+        public int M, N, K, KcStep, Panels, MPanels, MTasks, NTasks;
         public GemmDriver.MicroKernel Kernel;
     }
 
@@ -182,7 +183,7 @@ internal static unsafe class PackedGemm
     /// <summary>Rows of MR panels [pm0, pm1) of task row <paramref name="mi"/>, columns of NR panels of task column <paramref name="ni"/>.</summary>
     private static void RunTask(ref Args a, int mi, int ni)
     {
-        int mr = a.Mr, nr = a.Nr;
+        int mr = a.Kernel.Mr, nr = a.Kernel.Nr;
         int pm0 = (int)((long)mi * a.MPanels / a.MTasks), pm1 = (int)((long)(mi + 1) * a.MPanels / a.MTasks);
         int q0 = (int)((long)ni * a.Panels / a.NTasks), q1 = (int)((long)(ni + 1) * a.Panels / a.NTasks);
         int i0 = pm0 * mr, mc = Math.Min(pm1 * mr, a.M) - i0;
