@@ -2,6 +2,7 @@ using System;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using System.Threading;
 
 namespace TransReID.Runtime.Cpu;
 
@@ -92,12 +93,19 @@ internal sealed unsafe class PackedWeight : IDisposable
 /// <summary>
 /// y[M, N] = x[M, K]·Wᵀ + b with W already packed (<see cref="PackedWeight"/>): the eval forward's Linear, where the
 /// weights are constant, so the per-call packing of B that <see cref="GemmDriver"/> does (at batch 1, M = 211, as much
-/// memory traffic as the product) is gone. Work is cut into tasks of at most <see cref="McRows"/> rows × a range of
-/// NR panels: few rows (batch 1) give one row block split by columns, so each thread streams its own half of the
-/// weight once and reuses it over every row; many rows give row tasks over all columns. Each task packs its rows of
-/// x per KC slice (an MC × KC block that stays in L2) and runs the micro-kernel over its panels (outer) × row panels
-/// (inner), so a B micro-panel (KC × NR, in L1) serves every row panel; the bias is added to each finished column
-/// strip while it is still in cache.
+/// memory traffic as the product) is gone. Two plans:
+/// <list type="bullet">
+/// <item>Many rows (batch ≥ 4): row tasks of <see cref="McRows"/> rows over every column, each packing its own rows of x
+/// per KC slice (an MC × KC block that stays in L2).</item>
+/// <item>Few rows (batch 1): x is packed once and shared, the threads packing pieces of it; then they claim blocks of
+/// <see cref="BlockPanels"/> weight panels one at a time, so a thread that the machine slows for a while (another guest,
+/// an interrupt) leaves its share to the others instead of holding up the call. Each thread streams its blocks of the
+/// weight once and reuses each panel over every row. A thread claims its next block as it starts the last panel of the
+/// current one, so that block's first panel is prefetched in time, and it prefetches its first block's first panel
+/// while it packs.</item>
+/// </list>
+/// Both run the micro-kernel over panels (outer) × row panels (inner), so a B micro-panel serves every row panel, and
+/// add the bias to each tile just after its last slice, while the tile is in L1.
 /// </summary>
 internal static unsafe class PackedGemm
 {
@@ -114,8 +122,11 @@ internal static unsafe class PackedGemm
     /// </summary>
     public static int KcFor(GemmKernelKind kind) => Kc ?? GemmDriver.SliceLimit(kind);
 
-    /// <summary>Rows of x per task (a multiple of every MR is not needed: tasks are cut at whole row panels).</summary>
+    /// <summary>Rows of x per row task (tasks are cut at whole row panels).</summary>
     public static int McRows { get; set; } = 240;
+
+    /// <summary>Weight panels per block claimed by a thread in the few-rows plan. Settable for measurement.</summary>
+    public static int BlockPanels { get; set; } = 2;
 
     /// <summary>
     /// Whether full tiles run the family's streaming kernel (AVX-512: the next weight panel prefetched one line per 8 k
@@ -124,8 +135,11 @@ internal static unsafe class PackedGemm
     /// </summary>
     public static bool StreamPrefetch { get; set; } = true;
 
-    /// <summary>Tasks per thread wanted when rows alone give too few.</summary>
+    /// <summary>Row tasks per thread wanted; fewer row tasks than this take the few-rows plan.</summary>
     private const int TasksPerThread = 2;
+
+    /// <summary>Row panels of x per packing piece in the few-rows plan.</summary>
+    private const int PackPanels = 4;
 
     [ThreadStatic] private static GemmDriver.NativeBuffer? t_packA;
     [ThreadStatic] private static GemmDriver.NativeBuffer? t_sharedA;
@@ -137,57 +151,112 @@ internal static unsafe class PackedGemm
         int mTasks = (mPanels + perTask - 1) / perTask;
         // Parallel when the product is big enough, or the weight alone is (M = 1: the weight's memory traffic).
         bool parallel = par.Threads > 1 && (double)Math.Max(m, 8) * w.N * w.K >= GemmDriver.ParallelThreshold;
-        int wanted = parallel ? par.Threads * TasksPerThread : 1;
-        int nTasks = Math.Clamp((wanted + mTasks - 1) / mTasks, 1, w.Panels);
         var a = new Args
         {
             X = x, Y = y, Bias = bias, B = w.Data, M = m, N = w.N, K = w.K, KcStep = w.KcStep, Panels = w.Panels,
-            MPanels = mPanels, MTasks = mTasks, NTasks = nTasks,
-            Kernel = GemmDriver.Micro(w.Kind),
+            MPanels = mPanels, MTasks = mTasks, Kernel = GemmDriver.Micro(w.Kind),
         };
-        if (nTasks > 1)
+        if (!parallel || mTasks >= par.Threads * TasksPerThread)
         {
-            // Tasks split columns: x is packed once, shared, instead of once per task (slice at pc: M-panels × kc at pc·MP·MR).
-            a.SharedA = (t_sharedA ??= new GemmDriver.NativeBuffer()).Get((long)mPanels * mr * w.K);
-            int slices = (w.K + w.KcStep - 1) / w.KcStep;
-            if (parallel) par.For(slices, 1, &PackSharedBody, &a);
-            else PackSharedBody(&a, 0, 0, slices);
+            if (parallel) par.For(mTasks, 1, &RowTaskBody, &a);
+            else RowTaskBody(&a, 0, 0, mTasks);
+            return;
         }
-        if (parallel) par.For((long)mTasks * nTasks, 1, &TaskBody, &a);
-        else TaskBody(&a, 0, 0, (long)mTasks * nTasks);
-    }
-
-    private static void PackSharedBody(void* p, int chunk, long start, long end)
-    {
-        ref Args a = ref *(Args*)p;
-        for (long s = start; s < end; s++)
-        {
-            int pc = (int)s * a.KcStep, kc = Math.Min(a.KcStep, a.K - pc);
-            GemmPacking.PackA(false, a.X, a.K, 0, pc, a.M, kc, a.Kernel.Mr, a.SharedA + (nint)pc * a.MPanels * a.Kernel.Mr);
-        }
+        // Few rows: x packed once into slices (slice at pc: M-panels × kc at pc·MP·MR), shared by every block.
+        a.SharedA = (t_sharedA ??= new GemmDriver.NativeBuffer()).Get((long)mPanels * mr * w.K);
+        a.Groups = (mPanels + PackPanels - 1) / PackPanels;
+        a.Pieces = a.Groups * ((w.K + w.KcStep - 1) / w.KcStep);
+        a.BlockPanels = Math.Clamp(BlockPanels, 1, w.Panels);
+        a.Blocks = (w.Panels + a.BlockPanels - 1) / a.BlockPanels;
+        a.Items = a.MTasks * a.Blocks;
+        // one work loop per thread; a helper that starts late finds the pieces and blocks taken and returns
+        par.For(par.Threads, 1, &BlockWorkerBody, &a);
     }
 
     private struct Args
     {
         public float* X, Y, Bias, B, SharedA;
-        public int M, N, K, KcStep, Panels, MPanels, MTasks, NTasks;
+        public int M, N, K, KcStep, Panels, MPanels, MTasks;
         public GemmDriver.MicroKernel Kernel;
+
+        // the few-rows plan: packing pieces (row groups × slices), then items (row task, block of panels), both claimed
+        public int Groups, Pieces, BlockPanels, Blocks, Items;
+        public int NextPiece, PiecesDone, NextItem;
     }
 
-    private static void TaskBody(void* p, int chunk, long start, long end)
+    private static void RowTaskBody(void* p, int chunk, long start, long end)
     {
         ref Args a = ref *(Args*)p;
-        for (long t = start; t < end; t++) RunTask(ref a, (int)(t / a.NTasks), (int)(t % a.NTasks));
+        for (long t = start; t < end; t++)
+        {
+            int next = -1;
+            RunItem(ref a, (int)t, 0, a.Panels, ref next);
+        }
     }
 
-    /// <summary>Rows of MR panels [pm0, pm1) of task row <paramref name="mi"/>, columns of NR panels of task column <paramref name="ni"/>.</summary>
-    private static void RunTask(ref Args a, int mi, int ni)
+    /// <summary>One thread's loop of the few-rows plan: its pieces of x, a wait for the rest, then blocks until none is left.</summary>
+    private static void BlockWorkerBody(void* p, int chunk, long start, long end)
+    {
+        ref Args a = ref *(Args*)p;
+        int item = Interlocked.Increment(ref a.NextItem) - 1;
+        if (item < a.Items) PrefetchPanel(ref a, item);
+        for (int piece; (piece = Interlocked.Increment(ref a.NextPiece) - 1) < a.Pieces;)
+        {
+            try
+            {
+                PackPiece(ref a, piece);
+            }
+            finally
+            {
+                Interlocked.Increment(ref a.PiecesDone);
+            }
+        }
+        // every piece is claimed; the ones not yet done are being packed by threads that are running
+        var spin = new SpinWait();
+        while (Volatile.Read(ref a.PiecesDone) < a.Pieces) spin.SpinOnce(sleep1Threshold: -1);
+        while (item < a.Items)
+        {
+            int next = item;
+            RunItem(ref a, item / a.Blocks, item % a.Blocks * a.BlockPanels, Math.Min(a.Panels, (item % a.Blocks + 1) * a.BlockPanels), ref next);
+            item = next;
+        }
+    }
+
+    /// <summary>Rows of x in row groups (PackPanels row panels) × one KC slice, into the shared packed x.</summary>
+    private static void PackPiece(ref Args a, int piece)
+    {
+        int mr = a.Kernel.Mr, g = piece % a.Groups, pc = piece / a.Groups * a.KcStep, kc = Math.Min(a.KcStep, a.K - pc);
+        int i0 = g * PackPanels * mr, rows = Math.Min(PackPanels * mr, a.M - i0);
+        GemmPacking.PackA(false, a.X, a.K, i0, pc, rows, kc, mr, a.SharedA + (nint)pc * a.MPanels * mr + (nint)i0 * kc);
+    }
+
+    /// <summary>Prefetches into L2 the first weight panel (first slice) of a few-rows item.</summary>
+    private static void PrefetchPanel(ref Args a, int item)
+    {
+        if (!Sse.IsSupported) return;
+        int q = item % a.Blocks * a.BlockPanels, kc = Math.Min(a.KcStep, a.K);
+        byte* panel = (byte*)(a.B + (nint)q * a.Kernel.Nr * kc);
+        long lines = (long)a.Kernel.Nr * kc * sizeof(float) / 64;
+        for (long l = 0; l < lines; l++) Sse.Prefetch1(panel + l * 64);
+    }
+
+    /// <summary>
+    /// Rows of row task <paramref name="mi"/> × NR panels [q0, q1), every KC slice. <paramref name="next"/> is ≥ 0 in the
+    /// few-rows plan: at the last panel of the last slice the next item is claimed into it, and its first panel becomes
+    /// the prefetch target (it is left as it is otherwise; −1: nothing claimed).
+    /// </summary>
+    private static void RunItem(ref Args a, int mi, int q0, int q1, ref int next)
     {
         int mr = a.Kernel.Mr, nr = a.Kernel.Nr;
         int pm0 = (int)((long)mi * a.MPanels / a.MTasks), pm1 = (int)((long)(mi + 1) * a.MPanels / a.MTasks);
-        int q0 = (int)((long)ni * a.Panels / a.NTasks), q1 = (int)((long)(ni + 1) * a.Panels / a.NTasks);
         int i0 = pm0 * mr, mc = Math.Min(pm1 * mr, a.M) - i0;
-        if (mc <= 0 || q1 <= q0) return;
+        bool claims = next >= 0;
+        if (claims) next = a.Items;
+        if (mc <= 0 || q1 <= q0)
+        {
+            if (claims) next = Interlocked.Increment(ref a.NextItem) - 1;
+            return;
+        }
         float* packedA = a.SharedA != null ? null : (t_packA ??= new GemmDriver.NativeBuffer()).Get((long)(pm1 - pm0) * mr * a.KcStep);
         float* tile = stackalloc float[mr * nr];
         for (int pc = 0; pc < a.K; pc += a.KcStep)
@@ -198,9 +267,9 @@ internal static unsafe class PackedGemm
             if (a.SharedA != null) packedA = a.SharedA + (nint)pc * a.MPanels * mr + (nint)i0 * kc;
             else GemmPacking.PackA(false, a.X, a.K, i0, pc, mc, kc, mr, packedA);
             float* slice = a.B + (nint)pc * a.Panels * nr;
-            // The next B panel (in this slice, or the first of the next) is prefetched into L2 in pieces, one piece
-            // before each micro-kernel call: packed weights come from memory (the model's do not stay cached), and
-            // left to the kernel's first pass over the panel they arrive at memory latency, not bandwidth.
+            // The next B panel (in this slice, the first of the next slice, or the first of the next claimed item) is
+            // prefetched into L2 in pieces while this one is used: packed weights come from memory (the model's do not
+            // stay cached), and left to the kernel's first pass over the panel they arrive at memory latency.
             long panelLines = (long)nr * kc * sizeof(float) / 64;
             int calls = (mc + mr - 1) / mr;
             long linesPerCall = (panelLines + calls - 1) / calls;
@@ -209,33 +278,39 @@ internal static unsafe class PackedGemm
                 int cols = Math.Min(nr, a.N - q * nr);
                 float* bPanel = slice + (nint)q * nr * kc;
                 float* cStrip = a.Y + (nint)i0 * a.N + q * nr;
-                byte* next = q + 1 < q1 ? (byte*)(bPanel + (nint)nr * kc)
-                    : pc + kc < a.K ? (byte*)(a.B + (nint)(pc + kc) * a.Panels * nr + (nint)q0 * nr * Math.Min(a.KcStep, a.K - pc - kc)) : null;
+                byte* nextPanel = null;
+                if (q + 1 < q1) nextPanel = (byte*)(bPanel + (nint)nr * kc);
+                else if (!last) nextPanel = (byte*)(a.B + (nint)(pc + kc) * a.Panels * nr + (nint)q0 * nr * Math.Min(a.KcStep, a.K - pc - kc));
+                else if (claims && (next = Interlocked.Increment(ref a.NextItem) - 1) < a.Items)
+                    nextPanel = (byte*)(a.B + (nint)(next % a.Blocks * a.BlockPanels) * nr * Math.Min(a.KcStep, a.K));
                 long line = 0;
                 for (int ir = 0; ir < mc; ir += mr)
                 {
-                    if (StreamPrefetch && a.Kernel.Stream != null && cols == nr && mc - ir >= mr)
+                    int rows = Math.Min(mr, mc - ir);
+                    float* c = cStrip + (nint)ir * a.N;
+                    if (StreamPrefetch && a.Kernel.Stream != null && cols == nr && rows == mr)
                     {
                         // the kernel prefetches kc / StreamSteps lines spread over its loop; they stay inside the next panel
                         long lines = kc / a.Kernel.StreamSteps;
-                        byte* pf = next != null ? next + Math.Min(line, panelLines - lines) * 64 : (byte*)bPanel;
+                        byte* pf = nextPanel != null ? nextPanel + Math.Min(line, panelLines - lines) * 64 : (byte*)bPanel;
                         line += lines;
-                        a.Kernel.Stream(kc, packedA + (nint)ir * kc, bPanel, cStrip + (nint)ir * a.N, a.N, 1f, beta, pf);
-                        continue;
+                        a.Kernel.Stream(kc, packedA + (nint)ir * kc, bPanel, c, a.N, 1f, beta, pf);
                     }
-                    if (next != null && Sse.IsSupported)
+                    else
                     {
-                        for (long end = Math.Min(panelLines, line + linesPerCall); line < end; line++) Sse.Prefetch1(next + line * 64);
+                        if (nextPanel != null && Sse.IsSupported)
+                        {
+                            for (long stop = Math.Min(panelLines, line + linesPerCall); line < stop; line++) Sse.Prefetch1(nextPanel + line * 64);
+                        }
+                        GemmDriver.KernelTile(a.Kernel, kc, packedA + (nint)ir * kc, bPanel, c, a.N, rows, cols, 1f, beta, tile);
                     }
-                    GemmDriver.KernelTile(a.Kernel, kc, packedA + (nint)ir * kc, bPanel, cStrip + (nint)ir * a.N, a.N,
-                        Math.Min(mr, mc - ir), cols, 1f, beta, tile);
+                    if (last && a.Bias != null) AddBias(c, a.N, rows, a.Bias + q * nr, cols);
                 }
-                if (last && a.Bias != null) AddBias(cStrip, a.N, mc, a.Bias + q * nr, cols);
             }
         }
     }
 
-    /// <summary>Adds bias[0..cols) to each of <paramref name="rows"/> rows of a column strip (just written: in cache).</summary>
+    /// <summary>Adds bias[0..cols) to each of <paramref name="rows"/> rows of a tile (just written: in L1).</summary>
     private static void AddBias(float* c, int ldc, int rows, float* bias, int cols)
     {
         if (Vector256.IsHardwareAccelerated && cols % 8 == 0)
