@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
+using System.Threading;
 using Microsoft.ML.OnnxRuntime;
 using TransReID.Runtime;
 using TransReID.Runtime.Cpu;
@@ -14,9 +15,10 @@ namespace TransReID.Benchmarks;
 /// <c>profile [--batch N] [--train] [--runs N] [--by-shape] [--kc N] [--mc N] [--threads N] [--compare-packed] [--compare-blocks N] [--compare-workers] [--compare-stream] [--onnxruntime]</c>: wall time per backend op of one Embed (or TrainStep) of the Market stride
 /// model, through a timing proxy around the CPU backend. Ops are synchronous on the CPU, so each call's time is its cost.
 /// <c>--onnxruntime</c> also runs the exported model in ONNX Runtime before each Embed and prints its kernel time per
-/// operator type (<see cref="OrtProfile"/>).
+/// operator type (<see cref="OrtProfile"/>), and the CPU time each engine's threads keep using in the 200 ms after a call
+/// returns (<see cref="IdleTail"/>), which is taken from whatever runs next.
 /// </summary>
-internal static class ProfileBench
+internal static partial class ProfileBench
 {
     public static int Run(string[] args)
     {
@@ -101,9 +103,51 @@ internal static class ProfileBench
                 $"ONNX Runtime {OrtEnv.Instance().GetVersionString()} on the exported model, alternating with the Embeds above: {ortTotal:F3} s of kernels per run ({counted} runs after 1 warm-up)"));
             foreach (var (op, t, nodes) in byOp)
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {op,-26} {t,8:F3} s  {100 * t / ortTotal,5:F1}%  {nodes,5} nodes"));
+            var (ortTail, ourTail) = (IdleTail(ort.Run), IdleTail(Once));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"CPU time the process spends while idle after a call, per {TailWindowsMs[^1]} ms (mean of {TailRounds}; the windows end {string.Join("/", TailWindowsMs)} ms after it): ONNX Runtime {string.Join("/", ortTail.Select(t => t.ToString("F1", CultureInfo.InvariantCulture)))} ms, ours {string.Join("/", ourTail.Select(t => t.ToString("F1", CultureInfo.InvariantCulture)))} ms"));
         }
         return 0;
     }
+
+    private static readonly int[] TailWindowsMs = [5, 10, 20, 50, 100, 200];
+    private const int TailRounds = 5;
+
+    /// <summary>
+    /// CPU time (ms, all threads) the process uses in consecutive windows while the caller sleeps after <paramref name="call"/>,
+    /// mean of <see cref="TailRounds"/> calls: what an engine's threads keep spinning after it returns, and so take from
+    /// whatever runs next on the same cores.
+    /// </summary>
+    private static double[] IdleTail(Action call)
+    {
+        var sums = new double[TailWindowsMs.Length];
+        for (int round = 0; round < TailRounds; round++)
+        {
+            call();
+            var start = Stopwatch.GetTimestamp();
+            double cpu0 = ProcessCpuMs();
+            for (int w = 0; w < TailWindowsMs.Length; w++)
+            {
+                while (Stopwatch.GetElapsedTime(start).TotalMilliseconds < TailWindowsMs[w]) Thread.Sleep(1);
+                double cpu = ProcessCpuMs();
+                sums[w] += cpu - cpu0;
+                cpu0 = cpu;
+            }
+        }
+        return sums.Select(s => s / TailRounds).ToArray();
+    }
+
+    /// <summary>User + system CPU time of the whole process from getrusage (microseconds; Process.TotalProcessorTime
+    /// reads /proc in 10 ms clock ticks, too coarse for these windows).</summary>
+    private static unsafe double ProcessCpuMs()
+    {
+        long* usage = stackalloc long[18]; // struct rusage: ru_utime, ru_stime (timeval: seconds, microseconds), 14 longs
+        if (GetRUsage(0, usage) != 0) throw new InvalidOperationException("getrusage failed");
+        return (usage[0] + usage[2]) * 1e3 + (usage[1] + usage[3]) * 1e-3;
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "getrusage")]
+    private static unsafe partial int GetRUsage(int who, long* usage);
 
     /// <summary>
     /// Medians (ms) of <paramref name="runs"/> calls with a setting on and as many with it off, alternating call by call
