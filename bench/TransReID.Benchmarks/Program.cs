@@ -14,6 +14,7 @@ internal static class Program
     {
         ["gemm"] = ("CPU SGEMM GFLOP/s, managed kernel vs OpenBLAS, on the model's GEMM shapes", GemmBench.Run),
         ["peak"] = ("FMA peak GFLOP/s of this machine (register-only FMA chains), one thread and all", PeakBench.Run),
+        ["stalls"] = ("time busy threads lose to the machine (gaps over 50 us between clock reads), per thread", StallBench.Run),
         ["kernel"] = ("GFLOP/s of the managed GEMM micro-kernel alone, one thread, operands in cache", KernelBench.Run),
         ["linear"] = ("CPU Linear GFLOP/s at batch 1 and 8: OpenBLAS, managed, managed with weights packed once", LinearBench.Run),
         ["embed"] = ("CPU Embed images/s of the Market stride model (batch 8), per GEMM provider", ModelBench.Embed),
