@@ -27,7 +27,9 @@ namespace TransReID.Cli;
 /// FLOP/s as a table; <c>--json</c> writes every number and the per-call times. With <c>--peer onnxruntime</c> (CPU)
 /// the model is also exported to ONNX and run by ONNX Runtime (all graph optimisations, as many intra-op threads as the
 /// CPU backend), interleaved call by call with <c>Embed</c> on the same inputs: both medians, img/s and the ratio;
-/// <c>--peer-pause MS</c> idles before each timed call (single requests instead of back-to-back calls).
+/// <c>--peer-pause MS</c> idles before each timed call (single requests instead of back-to-back calls); <c>--peer-run N</c>
+/// gives each engine N calls in a row per round, the first untimed, so that each is timed back to back after itself
+/// (as deployed) rather than right after the other engine, whose idle threads may still be spinning.
 /// </summary>
 internal static class BenchCommand
 {
@@ -59,19 +61,26 @@ internal static class BenchCommand
                 "side's threads are still busy or spinning from the other's call, as between the crops of a tracking pipeline",
             DefaultValueFactory = _ => 0,
         };
+        var peerRun = new Option<int>("--peer-run")
+        {
+            Description = "With --peer: calls in a row per engine and round (1: strict alternation). Above 1 the first call of each run " +
+                "is untimed: it takes the other engine's idle tail (ONNX Runtime's threads spin about 40 ms after a call), so each " +
+                "engine is timed back to back after itself, as deployed",
+            DefaultValueFactory = _ => 1,
+        };
         var command = new Command("bench", "Time TrainStep and Embed of a preset on a device (random weights, synthetic inputs)")
         {
-            preset, device, batch, embedBatch, steps, trainSteps, embedSteps, warmup, precision, json, seed, peer, peerPause,
+            preset, device, batch, embedBatch, steps, trainSteps, embedSteps, warmup, precision, json, seed, peer, peerPause, peerRun,
         };
         command.SetAction(r => Program.Guard(() => Run(new Settings(
             PresetRegistry.Find(r.GetValue(preset)!), r.GetValue(device)!, r.GetValue(batch), r.GetValue(embedBatch),
             r.GetValue(trainSteps) ?? r.GetValue(steps), r.GetValue(embedSteps) ?? r.GetValue(steps), r.GetValue(warmup),
-            r.GetValue(precision)!, r.GetValue(json), r.GetValue(seed), r.GetValue(peer), r.GetValue(peerPause)))));
+            r.GetValue(precision)!, r.GetValue(json), r.GetValue(seed), r.GetValue(peer), r.GetValue(peerPause), r.GetValue(peerRun)))));
         return command;
     }
 
     private sealed record Settings(Preset Preset, string Device, int Batch, int EmbedBatch, int TrainSteps, int EmbedSteps, int Warmup,
-        string Precision, string? Json, int Seed, string? Peer, int PeerPause);
+        string Precision, string? Json, int Seed, string? Peer, int PeerPause, int PeerRun);
 
     private static int Run(Settings s)
     {
@@ -174,6 +183,8 @@ internal static class BenchCommand
         if (s.Peer is not null && s.EmbedSteps == 0) throw new CliException("--peer compares with Embed: --embed-steps/--steps must be 1 or more");
         if (s.PeerPause is < 0 or > 60_000) throw new CliException($"--peer-pause {s.PeerPause} must be 0 to 60000 ms");
         if (s.PeerPause != 0 && s.Peer is null) throw new CliException("--peer-pause paces the --peer rounds: give --peer onnxruntime too");
+        if (s.PeerRun is < 1 or > 1000) throw new CliException($"--peer-run {s.PeerRun} must be 1 to 1000 calls");
+        if (s.PeerRun != 1 && s.Peer is null) throw new CliException("--peer-run shapes the --peer rounds: give --peer onnxruntime too");
         if (s.TrainSteps > 0 && (s.Batch < 2 * InstancesPerIdentity || s.Batch % InstancesPerIdentity != 0))
         {
             throw new CliException($"--batch {s.Batch} must be a multiple of K = {InstancesPerIdentity} images per identity, at least {2 * InstancesPerIdentity} (the triplet loss needs two identities)");
@@ -280,7 +291,8 @@ internal static class BenchCommand
     /// <summary>
     /// Exports the model to a temporary ONNX file, opens it in ONNX Runtime (CPU, all graph optimisations, the CPU
     /// backend's thread count for intra-op, sequential execution), then times <paramref name="rounds"/> rounds of one
-    /// ONNX Runtime call and one Embed on the same inputs, alternating which goes first; both write preallocated outputs.
+    /// ONNX Runtime turn and one Embed turn on the same inputs, alternating which goes first; a turn is one timed call, or
+    /// with <c>--peer-run N</c> N calls of which the first is untimed. Both write preallocated outputs.
     /// </summary>
     private static BenchPeer RunPeer(Settings s, ITransReIDModel model, CpuBackend backend, Inputs inputs, int rounds)
     {
@@ -304,7 +316,7 @@ internal static class BenchCommand
             using var session = new InferenceSession(path, options);
             double loadSeconds = Stopwatch.GetElapsedTime(loadStart).TotalSeconds;
             Program.Status(string.Create(CultureInfo.InvariantCulture,
-                $"[grey]peer: ONNX Runtime {Markup.Escape(OrtEnv.Instance().GetVersionString())}, {backend.Threads} intra-op threads (export {exportSeconds:F1} s, session {loadSeconds:F1} s); {s.Warmup} warm-up and {rounds} interleaved rounds at batch {b}{(s.PeerPause > 0 ? $", {s.PeerPause} ms idle before each timed call" : "")}[/]"));
+                $"[grey]peer: ONNX Runtime {Markup.Escape(OrtEnv.Instance().GetVersionString())}, {backend.Threads} intra-op threads (export {exportSeconds:F1} s, session {loadSeconds:F1} s); {s.Warmup} warm-up and {rounds} interleaved rounds at batch {b}{(s.PeerRun > 1 ? $", runs of {s.PeerRun} calls (the first untimed)" : "")}{(s.PeerPause > 0 ? $", {s.PeerPause} ms idle before each timed call" : "")}[/]"));
 
             float[] images = inputs.Images.AsSpan(0, b * info.ImageFloats).ToArray();
             long[] cameras = [.. inputs.CamerasFor(b).ToArray().Select(c => (long)c)];
@@ -340,19 +352,27 @@ internal static class BenchCommand
                     Ours();
                 }
 
-                var ortMs = new double[rounds];
-                var oursMs = new double[rounds];
+                // each engine's turn is a run of calls; above one call per run the first is untimed (see --peer-run)
+                int timedPerRun = s.PeerRun == 1 ? 1 : s.PeerRun - 1;
+                var ortMs = new double[rounds * timedPerRun];
+                var oursMs = new double[rounds * timedPerRun];
+                void Turn(Action call, double[] ms, int r)
+                {
+                    if (s.PeerRun > 1) Time(call, s.PeerPause);
+                    for (int i = 0; i < timedPerRun; i++) ms[(r * timedPerRun) + i] = Time(call, s.PeerPause);
+                }
+
                 for (int r = 0; r < rounds; r++)
                 {
                     if (r % 2 == 0)
                     {
-                        ortMs[r] = Time(Ort, s.PeerPause);
-                        oursMs[r] = Time(Ours, s.PeerPause);
+                        Turn(Ort, ortMs, r);
+                        Turn(Ours, oursMs, r);
                     }
                     else
                     {
-                        oursMs[r] = Time(Ours, s.PeerPause);
-                        ortMs[r] = Time(Ort, s.PeerPause);
+                        Turn(Ours, oursMs, r);
+                        Turn(Ort, ortMs, r);
                     }
                 }
 
@@ -365,7 +385,7 @@ internal static class BenchCommand
                 }
 
                 double oursMedian = Median(oursMs), ortMedian = Median(ortMs);
-                return new BenchPeer("onnxruntime", OrtEnv.Instance().GetVersionString(), backend.Threads, b, s.Warmup, rounds, s.PeerPause, oursMs, ortMs,
+                return new BenchPeer("onnxruntime", OrtEnv.Instance().GetVersionString(), backend.Threads, b, s.Warmup, rounds, s.PeerPause, s.PeerRun, oursMs, ortMs,
                     oursMedian, ortMedian, b / (oursMedian / 1e3), b / (ortMedian / 1e3), ortMedian / oursMedian,
                     den == 0 ? Math.Sqrt(num) : Math.Sqrt(num / den), exportSeconds, loadSeconds);
             }
@@ -416,7 +436,7 @@ internal static class BenchCommand
         var console = Consoles.Stdout();
         console.Write(table);
         console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-            $"ratio (ours / ONNX Runtime, images/s): {p.Ratio:F2}x ({(p.Ratio >= 1 ? "ours faster" : "ONNX Runtime faster")}); medians of {p.Rounds} interleaved rounds after {p.Warmup} warm-up each{(p.PauseMs > 0 ? $", {p.PauseMs} ms idle before each call" : "")}; features agree to relative L2 {p.RelativeL2:E1}")));
+            $"ratio (ours / ONNX Runtime, images/s): {p.Ratio:F2}x ({(p.Ratio >= 1 ? "ours faster" : "ONNX Runtime faster")}); medians of {p.OursMs.Length} calls each in {p.Rounds} interleaved rounds{(p.RunCalls > 1 ? $" (runs of {p.RunCalls}, the first untimed)" : "")} after {p.Warmup} warm-up each{(p.PauseMs > 0 ? $", {p.PauseMs} ms idle before each call" : "")}; features agree to relative L2 {p.RelativeL2:E1}")));
     }
 
     private static string Num(int n) => n.ToString(CultureInfo.InvariantCulture);
@@ -473,7 +493,7 @@ internal sealed record BenchReport(
 /// size; Ratio = peer median ms / our median ms (our images/s over theirs; above 1 we are faster).
 /// </summary>
 internal sealed record BenchPeer(
-    string Name, string Version, int Threads, int Batch, int Warmup, int Rounds, int PauseMs, double[] OursMs, double[] PeerMs, double OursMedianMs,
+    string Name, string Version, int Threads, int Batch, int Warmup, int Rounds, int PauseMs, int RunCalls, double[] OursMs, double[] PeerMs, double OursMedianMs,
     double PeerMedianMs, double OursImagesPerSecond, double PeerImagesPerSecond, double Ratio, double RelativeL2, double ExportSeconds,
     double SessionSeconds);
 

@@ -51,6 +51,36 @@ public sealed class OnnxBenchPeerTests : IDisposable
             foreach (var ms in peer.GetProperty(key).EnumerateArray()) Assert.True(ms.GetDouble() < 40, $"{key} {ms.GetDouble()} ms");
     }
 
+    [Fact]
+    public void Peer_runs_time_all_but_the_first_call_of_each_run_and_are_recorded()
+    {
+        string json = Path.Combine(_temp.Path, "runs.json");
+        var (code, stdout, err) = CliTests.Run("bench", "--preset", "tiny-demo", "--device", "cpu", "--train-steps", "0", "--embed-batch", "2",
+            "--embed-steps", "3", "--warmup", "0", "--peer", "onnxruntime", "--peer-run", "4", "--json", json);
+        Assert.True(code == 0, err);
+        Assert.Contains("medians of 9 calls each in 3 interleaved rounds (runs of 4, the first untimed)", stdout, StringComparison.Ordinal);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var peer = doc.RootElement.GetProperty("peer");
+        Assert.Equal(4, peer.GetProperty("run_calls").GetInt32());
+        Assert.Equal(3, peer.GetProperty("rounds").GetInt32());
+        // 3 rounds x (4 - 1) timed calls per engine
+        Assert.Equal(9, peer.GetProperty("ours_ms").GetArrayLength());
+        Assert.Equal(9, peer.GetProperty("peer_ms").GetArrayLength());
+    }
+
+    [Theory]
+    [InlineData("0", true, "--peer-run 0 must be 1 to 1000 calls")]
+    [InlineData("3", false, "--peer-run shapes the --peer rounds")]
+    public void Bad_peer_run_is_a_user_error(string run, bool withPeer, string message)
+    {
+        string[] args = ["bench", "--preset", "tiny-demo", "--device", "cpu", "--train-steps", "0", "--embed-batch", "2", "--embed-steps", "1",
+            "--peer-run", run, .. (withPeer ? (string[])["--peer", "onnxruntime"] : [])];
+        var (code, _, err) = CliTests.Run(args);
+        Assert.Equal(2, code);
+        Assert.StartsWith("error: ", err, StringComparison.Ordinal);
+        Assert.Contains(message, err, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("-1", true, "--peer-pause -1 must be 0 to 60000 ms")]
     [InlineData("10", false, "--peer-pause paces the --peer rounds")]
