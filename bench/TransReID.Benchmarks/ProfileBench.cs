@@ -12,7 +12,7 @@ using TransReID.Runtime.Model;
 namespace TransReID.Benchmarks;
 
 /// <summary>
-/// <c>profile [--batch N] [--train] [--runs N] [--by-shape] [--kc N] [--mc N] [--threads N] [--compare-packed] [--compare-blocks N] [--compare-workers] [--compare-stream] [--onnxruntime]</c>: wall time per backend op of one Embed (or TrainStep) of the Market stride
+/// <c>profile [--batch N] [--train] [--runs N] [--by-shape] [--kc N] [--mc N] [--threads N] [--compare-packed] [--compare-workers] [--compare-stream] [--onnxruntime]</c>: wall time per backend op of one Embed (or TrainStep) of the Market stride
 /// model, through a timing proxy around the CPU backend. Ops are synchronous on the CPU, so each call's time is its cost.
 /// <c>--onnxruntime</c> also runs the exported model in ONNX Runtime before each Embed and prints its kernel time per
 /// operator type (<see cref="OrtProfile"/>), and the CPU time each engine's threads keep using in the 200 ms after a call
@@ -60,15 +60,6 @@ internal static partial class ProfileBench
             var (streamMs, burstMs) = Alternate(runs, on => PackedGemm.StreamPrefetch = on, Once);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Embed batch {batch}, median of {runs} alternating calls each: streaming kernel {streamMs:F0} ms, prefetch bursts {burstMs:F0} ms, ratio {burstMs / streamMs:F2}x"));
-            return 0;
-        }
-        if (Option("--compare-blocks") is { } blocks)
-        {
-            // the few-rows plan's block size: the default against another
-            int baseBlocks = PackedGemm.BlockPanels;
-            var (oneMs, twoMs) = Alternate(runs, on => PackedGemm.BlockPanels = on ? baseBlocks : blocks, Once);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Embed batch {batch}, median of {runs} alternating calls each: blocks of {baseBlocks} panels {oneMs:F0} ms, of {blocks} panels {twoMs:F0} ms, ratio {twoMs / oneMs:F2}x"));
             return 0;
         }
         if (args.Contains("--compare-workers"))

@@ -97,12 +97,15 @@ internal sealed unsafe class PackedWeight : IDisposable
 /// <list type="bullet">
 /// <item>Many rows (batch ≥ 4): row tasks of <see cref="McRows"/> rows over every column, each packing its own rows of x
 /// per KC slice (an MC × KC block that stays in L2).</item>
-/// <item>Few rows (batch 1): x is packed once and shared, the threads packing pieces of it; then they claim blocks of
-/// <see cref="BlockPanels"/> weight panels one at a time, so a thread that the machine slows for a while (another guest,
-/// an interrupt) leaves its share to the others instead of holding up the call. Each thread streams its blocks of the
-/// weight once and reuses each panel over every row. A thread claims its next block as it starts the last panel of the
-/// current one, so that block's first panel is prefetched in time, and it prefetches its first block's first panel
-/// while it packs.</item>
+/// <item>Few rows (batch 1): x is packed once and shared, the threads claiming pieces of it in order (row groups ×
+/// slices) and flagging each when packed; a kernel call waits only for the piece it reads, so no thread waits for the
+/// whole of x. The items (row task, weight panel) are cut into one contiguous range per thread: each thread takes its
+/// own from the front, then steals single items from the end of the fullest other range, so a thread that starts late
+/// or that the machine slows for a while (another guest, an interrupt) leaves its work to the others, and a call ends
+/// at most about one panel apart on the threads. Each thread streams its panels of the weight once and reuses each over
+/// every row; the next item it will likely take (its front, else a victim's end) is peeked, not claimed, so that its
+/// first panel is prefetched in time without committing to it, and its first item's first panel is prefetched while it
+/// packs.</item>
 /// </list>
 /// Both run the micro-kernel over panels (outer) × row panels (inner), so a B micro-panel serves every row panel, and
 /// add the bias to each tile just after its last slice, while the tile is in L1.
@@ -124,9 +127,6 @@ internal static unsafe class PackedGemm
 
     /// <summary>Rows of x per row task (tasks are cut at whole row panels).</summary>
     public static int McRows { get; set; } = 240;
-
-    /// <summary>Weight panels per block claimed by a thread in the few-rows plan. Settable for measurement.</summary>
-    public static int BlockPanels { get; set; } = 2;
 
     /// <summary>
     /// Whether full tiles run the family's streaming kernel (AVX-512: the next weight panel prefetched one line per 8 k
@@ -162,15 +162,22 @@ internal static unsafe class PackedGemm
             else RowTaskBody(&a, 0, 0, mTasks);
             return;
         }
-        // Few rows: x packed once into slices (slice at pc: M-panels × kc at pc·MP·MR), shared by every block.
+        // Few rows: x packed once into slices (slice at pc: M-panels × kc at pc·MP·MR), shared by every item.
         a.SharedA = (t_sharedA ??= new GemmDriver.NativeBuffer()).Get((long)mPanels * mr * w.K);
         a.Groups = (mPanels + PackPanels - 1) / PackPanels;
         a.Pieces = a.Groups * ((w.K + w.KcStep - 1) / w.KcStep);
-        a.BlockPanels = Math.Clamp(BlockPanels, 1, w.Panels);
-        a.Blocks = (w.Panels + a.BlockPanels - 1) / a.BlockPanels;
-        a.Items = a.MTasks * a.Blocks;
-        // one work loop per thread; a helper that starts late finds the pieces and blocks taken and returns
-        par.For(par.Threads, 1, &BlockWorkerBody, &a);
+        a.Items = a.MTasks * a.Panels;
+        a.Threads = par.Threads;
+        int* packed = stackalloc int[a.Pieces];
+        new Span<int>(packed, a.Pieces).Clear();
+        a.Packed = packed;
+        // thread t owns items [t·Items/T, (t+1)·Items/T): front in the low half, end (exclusive) in the high half
+        long* ranges = stackalloc long[a.Threads];
+        for (int t = 0; t < a.Threads; t++)
+            ranges[t] = Range((int)((long)t * a.Items / a.Threads), (int)((long)(t + 1) * a.Items / a.Threads));
+        a.Ranges = ranges;
+        // one work loop per thread; a helper that starts late finds its range stolen and returns
+        par.For(par.Threads, 1, &WorkerBody, &a);
     }
 
     private struct Args
@@ -179,27 +186,30 @@ internal static unsafe class PackedGemm
         public int M, N, K, KcStep, Panels, MPanels, MTasks;
         public GemmDriver.MicroKernel Kernel;
 
-        // the few-rows plan: packing pieces (row groups × slices), then items (row task, block of panels), both claimed
-        public int Groups, Pieces, BlockPanels, Blocks, Items;
-        public int NextPiece, PiecesDone, NextItem;
+        // the few-rows plan: packing pieces (row groups × slices) claimed in order, each flagged when packed; items
+        // (row task, weight panel) in one range per thread, taken from its front by the owner and from its end by the others
+        public int Groups, Pieces, Items, Threads;
+        public int NextPiece, PiecesDone;
+        public int* Packed;
+        public long* Ranges;
     }
 
     private static void RowTaskBody(void* p, int chunk, long start, long end)
     {
         ref Args a = ref *(Args*)p;
-        for (long t = start; t < end; t++)
-        {
-            int next = -1;
-            RunItem(ref a, (int)t, 0, a.Panels, ref next);
-        }
+        for (long t = start; t < end; t++) RunItem(ref a, (int)t, 0, a.Panels, -1);
     }
 
-    /// <summary>One thread's loop of the few-rows plan: its pieces of x, a wait for the rest, then blocks until none is left.</summary>
-    private static void BlockWorkerBody(void* p, int chunk, long start, long end)
+    /// <summary>
+    /// One thread's loop of the few-rows plan: pieces of x to pack until none is left, then the items of its own range
+    /// from the front, then items stolen one at a time from the end of the fullest other range. A kernel call waits only
+    /// for the piece of x it reads (<see cref="AwaitPiece"/>).
+    /// </summary>
+    private static void WorkerBody(void* p, int chunk, long start, long end)
     {
         ref Args a = ref *(Args*)p;
-        int item = Interlocked.Increment(ref a.NextItem) - 1;
-        if (item < a.Items) PrefetchPanel(ref a, item);
+        int self = (int)start;
+        if (Peek(ref a, self) is var first and >= 0) PrefetchPanel(ref a, first);
         for (int piece; (piece = Interlocked.Increment(ref a.NextPiece) - 1) < a.Pieces;)
         {
             try
@@ -208,18 +218,72 @@ internal static unsafe class PackedGemm
             }
             finally
             {
+                Volatile.Write(ref a.Packed[piece], 1);
                 Interlocked.Increment(ref a.PiecesDone);
             }
         }
-        // every piece is claimed; the ones not yet done are being packed by threads that are running
-        var spin = new SpinWait();
-        while (Volatile.Read(ref a.PiecesDone) < a.Pieces) spin.SpinOnce(sleep1Threshold: -1);
-        while (item < a.Items)
+        for (int item; (item = Claim(ref a, self)) >= 0;) RunItem(ref a, item / a.Panels, item % a.Panels, (item % a.Panels) + 1, self);
+    }
+
+    /// <summary>
+    /// The next item of thread <paramref name="self"/>: the front of its own range, else the last item of the other range
+    /// with the most left; −1 when every range is empty.
+    /// </summary>
+    private static int Claim(ref Args a, int self)
+    {
+        while (true)
         {
-            int next = item;
-            RunItem(ref a, item / a.Blocks, item % a.Blocks * a.BlockPanels, Math.Min(a.Panels, (item % a.Blocks + 1) * a.BlockPanels), ref next);
-            item = next;
+            long v = Volatile.Read(ref a.Ranges[self]);
+            int front = (int)v, stop = (int)(v >> 32);
+            if (front >= stop) break;
+            if (Interlocked.CompareExchange(ref a.Ranges[self], Range(front + 1, stop), v) == v) return front;
         }
+        while (Victim(ref a, self) is var victim and >= 0)
+        {
+            long v = Volatile.Read(ref a.Ranges[victim]);
+            int front = (int)v, stop = (int)(v >> 32);
+            if (front < stop && Interlocked.CompareExchange(ref a.Ranges[victim], Range(front, stop - 1), v) == v) return stop - 1;
+        }
+        return -1;
+    }
+
+    /// <summary>A range of items as one word, so that its owner and a thief change it with one compare-exchange.</summary>
+    private static long Range(int front, int stop) => (uint)front | ((long)stop << 32);
+
+    /// <summary>The other thread whose range has the most items left, or −1 when all are empty.</summary>
+    private static int Victim(ref Args a, int self)
+    {
+        int best = -1, most = 0;
+        for (int t = 0; t < a.Threads; t++)
+        {
+            if (t == self) continue;
+            long v = Volatile.Read(ref a.Ranges[t]);
+            int left = (int)(v >> 32) - (int)v;
+            if (left > most)
+            {
+                best = t;
+                most = left;
+            }
+        }
+        return best;
+    }
+
+    /// <summary>The item thread <paramref name="self"/> will most likely take next (its front, else a victim's last), or −1.</summary>
+    private static int Peek(ref Args a, int self)
+    {
+        long v = Volatile.Read(ref a.Ranges[self]);
+        if ((int)v < (int)(v >> 32)) return (int)v;
+        int victim = Victim(ref a, self);
+        return victim < 0 ? -1 : (int)(Volatile.Read(ref a.Ranges[victim]) >> 32) - 1;
+    }
+
+    /// <summary>Waits until the piece of x holding row panel <paramref name="rowPanel"/> of the slice at <paramref name="pc"/> is packed.</summary>
+    private static void AwaitPiece(ref Args a, int pc, int rowPanel)
+    {
+        int piece = pc / a.KcStep * a.Groups + rowPanel / PackPanels;
+        if (Volatile.Read(ref a.Packed[piece]) != 0) return;
+        var spin = new SpinWait();
+        while (Volatile.Read(ref a.Packed[piece]) == 0) spin.SpinOnce(sleep1Threshold: -1);
     }
 
     /// <summary>Rows of x in row groups (PackPanels row panels) × one KC slice, into the shared packed x.</summary>
@@ -234,40 +298,37 @@ internal static unsafe class PackedGemm
     private static void PrefetchPanel(ref Args a, int item)
     {
         if (!Sse.IsSupported) return;
-        int q = item % a.Blocks * a.BlockPanels, kc = Math.Min(a.KcStep, a.K);
+        int q = item % a.Panels, kc = Math.Min(a.KcStep, a.K);
         byte* panel = (byte*)(a.B + (nint)q * a.Kernel.Nr * kc);
         long lines = (long)a.Kernel.Nr * kc * sizeof(float) / 64;
         for (long l = 0; l < lines; l++) Sse.Prefetch1(panel + l * 64);
     }
 
     /// <summary>
-    /// Rows of row task <paramref name="mi"/> × NR panels [q0, q1), every KC slice. <paramref name="next"/> is ≥ 0 in the
-    /// few-rows plan: at the last panel of the last slice the next item is claimed into it, and its first panel becomes
-    /// the prefetch target (it is left as it is otherwise; −1: nothing claimed).
+    /// Rows of row task <paramref name="mi"/> × NR panels [q0, q1), every KC slice. <paramref name="self"/> is the
+    /// thread of the few-rows plan (−1 otherwise): its kernel calls wait for their piece of the shared x until all are
+    /// packed, and at the last panel of the last slice the item it will likely take next is peeked so that its first
+    /// panel becomes the prefetch target.
     /// </summary>
-    private static void RunItem(ref Args a, int mi, int q0, int q1, ref int next)
+    private static void RunItem(ref Args a, int mi, int q0, int q1, int self)
     {
         int mr = a.Kernel.Mr, nr = a.Kernel.Nr;
         int pm0 = (int)((long)mi * a.MPanels / a.MTasks), pm1 = (int)((long)(mi + 1) * a.MPanels / a.MTasks);
         int i0 = pm0 * mr, mc = Math.Min(pm1 * mr, a.M) - i0;
-        bool claims = next >= 0;
-        if (claims) next = a.Items;
-        if (mc <= 0 || q1 <= q0)
-        {
-            if (claims) next = Interlocked.Increment(ref a.NextItem) - 1;
-            return;
-        }
-        float* packedA = a.SharedA != null ? null : (t_packA ??= new GemmDriver.NativeBuffer()).Get((long)(pm1 - pm0) * mr * a.KcStep);
+        if (mc <= 0 || q1 <= q0) return;
+        bool shared = a.SharedA != null;
+        bool waits = shared && Volatile.Read(ref a.PiecesDone) < a.Pieces;
+        float* packedA = shared ? null : (t_packA ??= new GemmDriver.NativeBuffer()).Get((long)(pm1 - pm0) * mr * a.KcStep);
         float* tile = stackalloc float[mr * nr];
         for (int pc = 0; pc < a.K; pc += a.KcStep)
         {
             int kc = Math.Min(a.KcStep, a.K - pc);
             bool last = pc + kc >= a.K;
             float beta = pc == 0 ? 0f : 1f;
-            if (a.SharedA != null) packedA = a.SharedA + (nint)pc * a.MPanels * mr + (nint)i0 * kc;
+            if (shared) packedA = a.SharedA + (nint)pc * a.MPanels * mr + (nint)i0 * kc;
             else GemmPacking.PackA(false, a.X, a.K, i0, pc, mc, kc, mr, packedA);
             float* slice = a.B + (nint)pc * a.Panels * nr;
-            // The next B panel (in this slice, the first of the next slice, or the first of the next claimed item) is
+            // The next B panel (in this slice, the first of the next slice, or the first of the next likely item) is
             // prefetched into L2 in pieces while this one is used: packed weights come from memory (the model's do not
             // stay cached), and left to the kernel's first pass over the panel they arrive at memory latency.
             long panelLines = (long)nr * kc * sizeof(float) / 64;
@@ -281,13 +342,14 @@ internal static unsafe class PackedGemm
                 byte* nextPanel = null;
                 if (q + 1 < q1) nextPanel = (byte*)(bPanel + (nint)nr * kc);
                 else if (!last) nextPanel = (byte*)(a.B + (nint)(pc + kc) * a.Panels * nr + (nint)q0 * nr * Math.Min(a.KcStep, a.K - pc - kc));
-                else if (claims && (next = Interlocked.Increment(ref a.NextItem) - 1) < a.Items)
-                    nextPanel = (byte*)(a.B + (nint)(next % a.Blocks * a.BlockPanels) * nr * Math.Min(a.KcStep, a.K));
+                else if (self >= 0 && Peek(ref a, self) is var next and >= 0)
+                    nextPanel = (byte*)(a.B + (nint)(next % a.Panels) * nr * Math.Min(a.KcStep, a.K));
                 long line = 0;
                 for (int ir = 0; ir < mc; ir += mr)
                 {
                     int rows = Math.Min(mr, mc - ir);
                     float* c = cStrip + (nint)ir * a.N;
+                    if (waits) AwaitPiece(ref a, pc, pm0 + (ir / mr));
                     if (StreamPrefetch && a.Kernel.Stream != null && cols == nr && rows == mr)
                     {
                         // the kernel prefetches kc / StreamSteps lines spread over its loop; they stay inside the next panel
