@@ -12,7 +12,7 @@ using TransReID.Runtime.Model;
 namespace TransReID.Benchmarks;
 
 /// <summary>
-/// <c>profile [--batch N] [--train] [--runs N] [--by-shape] [--kc N] [--mc N] [--threads N] [--compare-packed] [--compare-workers] [--compare-stream] [--onnxruntime]</c>: wall time per backend op of one Embed (or TrainStep) of the Market stride
+/// <c>profile [--batch N] [--train] [--runs N] [--by-shape] [--kc N] [--mc N] [--threads N] [--compare-packed] [--compare-probs] [--compare-workers] [--compare-stream] [--onnxruntime]</c>: wall time per backend op of one Embed (or TrainStep) of the Market stride
 /// model, through a timing proxy around the CPU backend. Ops are synchronous on the CPU, so each call's time is its cost.
 /// <c>--onnxruntime</c> also runs the exported model in ONNX Runtime before each Embed and prints its kernel time per
 /// operator type (<see cref="OrtProfile"/>), and the CPU time each engine's threads keep using in the 200 ms after a call
@@ -60,6 +60,14 @@ internal static partial class ProfileBench
             var (streamMs, burstMs) = Alternate(runs, on => PackedGemm.StreamPrefetch = on, Once);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Embed batch {batch}, median of {runs} alternating calls each: streaming kernel {streamMs:F0} ms, prefetch bursts {burstMs:F0} ms, ratio {burstMs / streamMs:F2}x"));
+            return 0;
+        }
+        if (args.Contains("--compare-probs"))
+        {
+            // Embed's attention without writing the probabilities (what the generated code asks for) against writing them
+            var (scratchMs, writtenMs) = Alternate(runs, on => timing.KeepProbs = !on, Once);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Embed batch {batch}, median of {runs} alternating calls each: probabilities kept in cache {scratchMs:F1} ms, written to probs {writtenMs:F1} ms, ratio {writtenMs / scratchMs:F3}x"));
             return 0;
         }
         if (args.Contains("--compare-workers"))

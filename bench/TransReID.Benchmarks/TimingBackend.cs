@@ -151,10 +151,13 @@ internal sealed class TimingBackend(IBackend inner) : IBackend
             _inner.BatchNormBackward(dy, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, channels, accumulateDx);
     }
 
-    public void Attention(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale)
+    /// <summary>When set, every Attention call keeps its probabilities (the training form), whatever the caller asked.</summary>
+    public bool KeepProbs { get; set; }
+
+    public void Attention(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale, bool keepProbs)
     {
         using (Time())
-            _inner.Attention(qkv, probs, y, batch, tokens, heads, headDim, scale);
+            _inner.Attention(qkv, probs, y, batch, tokens, heads, headDim, scale, keepProbs || KeepProbs);
     }
 
     public void AttentionBackward(DevicePtr dy, DevicePtr qkv, DevicePtr probs, DevicePtr dqkv, DevicePtr scratch, int batch, int tokens, int heads, int headDim, float scale)

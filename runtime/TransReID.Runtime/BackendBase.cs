@@ -203,11 +203,11 @@ public abstract class BackendBase : IBackend
     // ---- attention and MLP --------------------------------------------------------------------------------
 
     /// <inheritdoc/>
-    public void Attention(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale)
+    public void Attention(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale, bool keepProbs)
     {
         BackendChecks.Attention(qkv, probs, y, batch, tokens, heads, headDim, scale);
         Enter();
-        AttentionCore(qkv, probs, y, batch, tokens, heads, headDim, scale);
+        AttentionCore(qkv, probs, y, batch, tokens, heads, headDim, scale, keepProbs);
     }
 
     /// <inheritdoc/>
@@ -367,7 +367,8 @@ public abstract class BackendBase : IBackend
         DevicePtr dgamma, DevicePtr dbeta, int rows, int channels, float eps, bool accumulateDx);
     protected abstract void BatchNormBackwardCore(DevicePtr dy, DevicePtr x, DevicePtr gamma, DevicePtr mean, DevicePtr rstd, DevicePtr dx,
         DevicePtr dgamma, DevicePtr dbeta, int rows, int channels, bool accumulateDx);
-    protected abstract void AttentionCore(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale);
+    protected abstract void AttentionCore(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale,
+        bool keepProbs);
     protected abstract void AttentionBackwardCore(DevicePtr dy, DevicePtr qkv, DevicePtr probs, DevicePtr dqkv, DevicePtr scratch,
         int batch, int tokens, int heads, int headDim, float scale);
     protected abstract void GeluCore(DevicePtr x, DevicePtr y, long n);

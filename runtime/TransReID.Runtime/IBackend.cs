@@ -125,8 +125,11 @@ public interface IBackend : IDisposable
     /// <summary>
     /// Multi-head self-attention core. qkv[B,T,3D] holds [Q | K | V], head j owning channels j·dh … j·dh+dh−1 of
     /// each; probs[B,H,T,T] = softmax(Q Kᵀ · scale) (saved for backward); y[B,T,D] = probs · V, heads concatenated.
+    /// <paramref name="keepProbs"/> false (eval, no backward follows): probs is only workspace the backend may use and
+    /// holds nothing specified afterwards (the CPU backend's fused paths keep the probabilities in cache and do not
+    /// write it); y is the same either way.
     /// </summary>
-    void Attention(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale);
+    void Attention(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale, bool keepProbs);
 
     /// <summary>Backward of <see cref="Attention"/>: dqkv[B,T,3D] overwritten. scratch: at least B·H·T·T floats.</summary>
     void AttentionBackward(DevicePtr dy, DevicePtr qkv, DevicePtr probs, DevicePtr dqkv, DevicePtr scratch,

@@ -49,7 +49,7 @@ internal static class BackendArgumentCases
         Null("BatchNormEvalBackward null gamma", (b, p) => b.BatchNormEvalBackward(p, p, N, p, p, p, p, p, 2, 4, 1e-5f, false),
             "BatchNormEvalBackward: gamma must not be null."),
         Range("BatchNormBackward channels = 0", (b, p) => b.BatchNormBackward(p, p, p, p, p, p, p, p, 2, 0, false), "BatchNormBackward: channels must be positive."),
-        Range("Attention heads = 0", (b, p) => b.Attention(p, p, p, 1, 3, 0, 2, 1f), "Attention: heads must be positive."),
+        Range("Attention heads = 0", (b, p) => b.Attention(p, p, p, 1, 3, 0, 2, 1f, keepProbs: true), "Attention: heads must be positive."),
         Null("AttentionBackward null scratch", (b, p) => b.AttentionBackward(p, p, p, p, N, 1, 3, 2, 2, 1f), "AttentionBackward: scratch must not be null."),
         Range("Gelu negative", (b, p) => b.Gelu(p, p, -1), "Gelu: n must not be negative."),
         Null("Gelu null y", (b, p) => b.Gelu(p, N, 5), "Gelu: y must not be null."),

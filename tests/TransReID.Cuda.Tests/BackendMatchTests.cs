@@ -252,7 +252,7 @@ public abstract class BackendMatchTests(BackendPairFixture pair)
         float scale = 1f / MathF.Sqrt(headDim);
         TwinBuffer qkv = t.Floats(Twin.Normal(50, (long)batch * tokens * 3 * d));
         TwinBuffer probs = t.Zeros((long)batch * heads * tokens * tokens), y = t.Zeros((long)batch * tokens * d);
-        t.Run((be, p) => be.Attention(p(qkv), p(probs), p(y), batch, tokens, heads, headDim, scale));
+        t.Run((be, p) => be.Attention(p(qkv), p(probs), p(y), batch, tokens, heads, headDim, scale, keepProbs: true));
         t.AssertClose(probs, "probs");
         t.AssertClose(y, "y");
         TwinBuffer dy = t.Floats(Twin.Normal(51, (long)batch * tokens * d)), dqkv = t.Floats(Twin.Normal(52, (long)batch * tokens * 3 * d));

@@ -15,12 +15,16 @@ public sealed partial class TransReIDGenerator
                 // D = {{p.D}}, heads {{p.H}} x {{p.Dh}}, MLP hidden {{p.Hd}}, LayerNorm eps {{D(p.Spec.LayerNormEps)}}, attention scale {{D(1.0 / System.Math.Sqrt(p.Dh))}}
                 // pw: the block's base offset in the parameter buffer; its tensors at pw + L_…
 
-                /// <summary>Activations of one block (kept for backward in training; reused work buffers in Embed).</summary>
+                /// <summary>
+                /// Activations of one block (kept for backward in training; reused work buffers in Embed, where
+                /// KeepProbs is false: the attention probabilities need not be written, no backward reads them).
+                /// </summary>
                 private readonly record struct BlockActs(
                     {{Ptr}} Ln1, {{Ptr}} Mean1, {{Ptr}} Rstd1,
                     {{Ptr}} Qkv, {{Ptr}} Probs, {{Ptr}} Att,
                     {{Ptr}} Ln2, {{Ptr}} Mean2, {{Ptr}} Rstd2,
-                    {{Ptr}} H, {{Ptr}} G, {{Ptr}} Branch);
+                    {{Ptr}} H, {{Ptr}} G, {{Ptr}} Branch,
+                    bool KeepProbs);
 
                 /// <summary>Work buffers of a block's backward.</summary>
                 private readonly record struct BlockScratch(
@@ -41,7 +45,7 @@ public sealed partial class TransReIDGenerator
                     int rows = samples * tokens;
                     _b.LayerNorm(x, P + (pw + L_norm1_weight), P + (pw + L_norm1_bias), a.Ln1, a.Mean1, a.Rstd1, rows, EmbedDim, {{Eps(p)}});
                     _b.Linear(a.Ln1, P + (pw + L_attn_qkv_weight), {{qkvBias("P")}}, a.Qkv, rows, EmbedDim, 3 * EmbedDim);
-                    _b.Attention(a.Qkv, a.Probs, a.Att, samples, tokens, Heads, HeadDim, {{Scale(p)}});
+                    _b.Attention(a.Qkv, a.Probs, a.Att, samples, tokens, Heads, HeadDim, {{Scale(p)}}, a.KeepProbs);
                 }
 
                 /// <summary>x (samples, tokens, D) -> y; xmid receives the stream after the attention residual (may equal x, y in eval).</summary>
@@ -146,7 +150,7 @@ public sealed partial class TransReIDGenerator
             w.Line($"    Ln1: {F("Ln1")}, Mean1: {F("Mean1")}, Rstd1: {F("Rstd1")},");
             w.Line($"    Qkv: {F("Qkv")}, Probs: {F("Probs")}, Att: {F("Att")},");
             w.Line($"    Ln2: {F("Ln2")}, Mean2: {F("Mean2")}, Rstd2: {F("Rstd2")},");
-            w.Line($"    H: {F("H")}, G: {F("G")}, Branch: branch);");
+            w.Line($"    H: {F("H")}, G: {F("G")}, Branch: branch, KeepProbs: true);");
             w.Line();
         }
     }

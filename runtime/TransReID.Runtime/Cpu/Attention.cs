@@ -54,22 +54,30 @@ internal static unsafe class CpuAttention
     /// </summary>
     internal static bool Avx512Supported => FusedSupported && Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
 
-    /// <summary>The fastest path this machine runs, the one <see cref="Forward(CpuParallel, float*, float*, float*, int, int, int, int, float)"/> takes.</summary>
+    /// <summary>The fastest path this machine runs, the one <see cref="Forward(CpuParallel, float*, float*, float*, int, int, int, int, float, bool)"/> takes.</summary>
     internal static AttentionPath DefaultPath =>
         Avx512Supported ? AttentionPath.Avx512 : FusedSupported ? AttentionPath.Avx2 : AttentionPath.Gemm;
 
-    /// <summary>probs[B,H,T,T] = softmax(scale·Q·Kᵀ); y[B,T,D] = probs·V with heads concatenated.</summary>
-    public static void Forward(CpuParallel par, float* qkv, float* probs, float* y, int batch, int tokens, int heads, int headDim, float scale) =>
-        Forward(par, qkv, probs, y, batch, tokens, heads, headDim, scale, DefaultPath);
+    /// <summary>
+    /// probs[B,H,T,T] = softmax(scale·Q·Kᵀ); y[B,T,D] = probs·V with heads concatenated. Without
+    /// <paramref name="keepProbs"/> (eval: no backward follows) the fused paths keep each row block's probabilities in
+    /// their L1 scratch and do not write probs, whose contents are then unspecified; y is bit for bit the same.
+    /// </summary>
+    public static void Forward(CpuParallel par, float* qkv, float* probs, float* y, int batch, int tokens, int heads, int headDim, float scale,
+        bool keepProbs) =>
+        Forward(par, qkv, probs, y, batch, tokens, heads, headDim, scale, keepProbs, DefaultPath);
 
     /// <summary>
-    /// <see cref="Forward(CpuParallel, float*, float*, float*, int, int, int, int, float)"/> on the path chosen (tests
+    /// <see cref="Forward(CpuParallel, float*, float*, float*, int, int, int, int, float, bool)"/> on the path chosen (tests
     /// and benchmarks compare them); a path this machine cannot run falls back to <see cref="DefaultPath"/>.
     /// </summary>
     internal static void Forward(CpuParallel par, float* qkv, float* probs, float* y, int batch, int tokens, int heads, int headDim,
-        float scale, AttentionPath path)
+        float scale, bool keepProbs, AttentionPath path)
     {
-        var a = new Args { Qkv = qkv, Probs = probs, Y = y, Tokens = tokens, Heads = heads, HeadDim = headDim, Scale = scale };
+        var a = new Args
+        {
+            Qkv = qkv, Probs = probs, Y = y, Tokens = tokens, Heads = heads, HeadDim = headDim, Scale = scale, KeepProbs = keepProbs,
+        };
         long pairs = (long)batch * heads;
         if (path > DefaultPath) path = DefaultPath;
         if (path == AttentionPath.Gemm)
@@ -104,6 +112,7 @@ internal static unsafe class CpuAttention
         public int Tokens, Heads, HeadDim, RowBlocks;
         public float Scale;
         public bool Wide; // the fused pass runs on AVX-512 (WideRowBlock, WidePanel) instead of AVX2
+        public bool KeepProbs; // the fused passes write probs (training); otherwise the probabilities stay in their scratch
     }
 
     private static void ForwardBody(void* p, int chunk, long start, long end)
@@ -177,31 +186,34 @@ internal static unsafe class CpuAttention
                 PackV(q + 2 * d, ld, t, dh, vp, panel);
                 packed = pair;
             }
-            float* pr = a.Probs + (pair * t + i0) * t, yr = a.Y + (b * t + i0) * d + h * dh;
+            // the block's probabilities: into probs when kept, else in place in the scores scratch (row stride tPad)
+            float* pr = a.KeepProbs ? a.Probs + (pair * t + i0) * t : s, yr = a.Y + (b * t + i0) * d + h * dh;
+            int ldp = a.KeepProbs ? t : tPad;
             if (a.Wide)
             {
-                WideBlock(q + (long)i0 * ld, ld, mr, kt, vp, t, dh, s, tPad, a.Scale, pr, yr, d);
+                WideBlock(q + (long)i0 * ld, ld, mr, kt, vp, t, dh, s, tPad, a.Scale, pr, ldp, yr, d);
                 continue;
             }
             Scores(q + (long)i0 * ld, ld, mr, kt, t, dh, s, tPad, a.Scale);
-            for (int r = 0; r < mr; r++) SoftmaxRow(s + r * tPad, t, pr + (long)r * t);
-            Values(pr, t, mr, vp, dPanels, dh, yr, d);
+            for (int r = 0; r < mr; r++) SoftmaxRow(s + r * tPad, t, pr + (long)r * ldp);
+            Values(pr, ldp, t, mr, vp, dPanels, dh, yr, d);
         }
     }
 
     /// <summary>
     /// One block of mr (≤ <see cref="WideRowBlock"/>) query rows on AVX-512: scores scale·Q·Kᵀ into s (row stride
-    /// tPad, a multiple of <see cref="WidePanel"/>), each row softmaxed into probs (row stride t), then y = probs·V
-    /// (row stride ldy). kt and vp are <see cref="PackKt"/>'s and <see cref="PackV"/>'s layouts with 32-wide panels.
+    /// tPad, a multiple of <see cref="WidePanel"/>), each row softmaxed into probs (row stride ldp; probs may be s itself,
+    /// with ldp = tPad), then y = probs·V (row stride ldy). kt and vp are <see cref="PackKt"/>'s and <see cref="PackV"/>'s
+    /// layouts with 32-wide panels.
     /// </summary>
     private static void WideBlock(float* q, int ldq, int mr, float* kt, float* vp, int t, int dh, float* s, int tPad, float scale,
-        float* probs, float* y, int ldy)
+        float* probs, int ldp, float* y, int ldy)
     {
         for (int j0 = 0; j0 < tPad; j0 += WidePanel)
             Tile512(q, ldq, mr, kt + (long)j0 * dh, dh, s + j0, tPad, scale, WidePanel);
-        for (int r = 0; r < mr; r++) SoftmaxRow512(s + (long)r * tPad, t, probs + (long)r * t);
+        for (int r = 0; r < mr; r++) SoftmaxRow512(s + (long)r * tPad, t, probs + (long)r * ldp);
         for (int c0 = 0; c0 < dh; c0 += WidePanel)
-            Tile512(probs, t, mr, vp + (long)c0 * t, t, y + c0, ldy, 1f, Math.Min(WidePanel, dh - c0));
+            Tile512(probs, ldp, mr, vp + (long)c0 * t, t, y + c0, ldy, 1f, Math.Min(WidePanel, dh - c0));
     }
 
     /// <summary>
@@ -351,13 +363,12 @@ internal static unsafe class CpuAttention
     }
 
     /// <summary>
-    /// y[r, 0..dh) = P[r]·V for the mr (≤ 6) probability rows at p (row stride t, t columns); y has row stride ldy.
+    /// y[r, 0..dh) = P[r]·V for the mr (≤ 6) probability rows at p (row stride ldp, t columns); y has row stride ldy.
     /// vp is <see cref="PackV"/>'s layout. Rows past mr repeat the last one and are not stored.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Values(float* p, int t, int mr, float* vp, int panels, int dh, float* y, nint ldy)
+    private static void Values(float* p, nint ldp, int t, int mr, float* vp, int panels, int dh, float* y, nint ldy)
     {
-        nint ldp = t;
         float* p0 = p, p1 = p + Math.Min(1, mr - 1) * ldp, p2 = p + Math.Min(2, mr - 1) * ldp;
         float* p3 = p + Math.Min(3, mr - 1) * ldp, p4 = p + Math.Min(4, mr - 1) * ldp, p5 = p + Math.Min(5, mr - 1) * ldp;
         for (int pn = 0; pn < panels; pn++)
@@ -612,7 +623,7 @@ internal static unsafe class CpuAttention
     }
 }
 
-/// <summary>The ways <see cref="CpuAttention.Forward(CpuParallel, float*, float*, float*, int, int, int, int, float, AttentionPath)"/> can run.</summary>
+/// <summary>The ways <see cref="CpuAttention.Forward(CpuParallel, float*, float*, float*, int, int, int, int, float, bool, AttentionPath)"/> can run.</summary>
 internal enum AttentionPath
 {
     /// <summary>Per-pair GEMMs through <see cref="CpuGemm.Sgemm"/> and a TensorPrimitives softmax (any CPU).</summary>

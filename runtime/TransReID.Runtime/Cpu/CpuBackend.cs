@@ -159,8 +159,9 @@ public sealed unsafe class CpuBackend : BackendBase
     // ---- attention and MLP --------------------------------------------------------------------------------
 
     /// <inheritdoc/>
-    protected override void AttentionCore(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale) =>
-        CpuAttention.Forward(_par, qkv.F, probs.F, y.F, batch, tokens, heads, headDim, scale);
+    protected override void AttentionCore(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale,
+        bool keepProbs) =>
+        CpuAttention.Forward(_par, qkv.F, probs.F, y.F, batch, tokens, heads, headDim, scale, keepProbs);
 
     /// <inheritdoc/>
     protected override void AttentionBackwardCore(DevicePtr dy, DevicePtr qkv, DevicePtr probs, DevicePtr dqkv, DevicePtr scratch,

@@ -481,7 +481,9 @@ public sealed class CudaBackend : BackendBase, IKernelSpecializer
     }
 
     /// <inheritdoc/>
-    protected override void AttentionCore(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale)
+    /// <remarks>The probabilities are always written: probs is the batched GEMMs' operand (keepProbs changes nothing here).</remarks>
+    protected override void AttentionCore(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale,
+        bool keepProbs)
     {
         int t = tokens, dh = headDim, d = checked(heads * headDim), ld = checked(3 * d);
         long tt = (long)t * t;

@@ -662,7 +662,7 @@ namespace Sample.Models
             // the work buffers every block of Embed reuses (LN2, GELU in place on the LN1 and MLP buffers)
             var work = new BlockActs(
                 Ln1: ln, Mean1: mean, Rstd1: rstd, Qkv: qkv, Probs: probs, Att: att,
-                Ln2: ln, Mean2: mean, Rstd2: rstd, H: h, G: h, Branch: branch);
+                Ln2: ln, Mean2: mean, Rstd2: rstd, H: h, G: h, Branch: branch, KeepProbs: false);
             _b.Upload(images, input);
             // patch embedding: (B, 3, 256, 128) -> (B, 128, 768); grid 16 x 8, stride (16, 16)
             _b.PatchEmbed(input, cols, P + O_base_patch_embed_proj_weight, P + O_base_patch_embed_proj_bias, patches,
@@ -924,12 +924,16 @@ namespace Sample.Models
         // D = 768, heads 12 x 64, MLP hidden 3072, LayerNorm eps 1E-06, attention scale 0.125
         // pw: the block's base offset in the parameter buffer; its tensors at pw + L_…
 
-        /// <summary>Activations of one block (kept for backward in training; reused work buffers in Embed).</summary>
+        /// <summary>
+        /// Activations of one block (kept for backward in training; reused work buffers in Embed, where
+        /// KeepProbs is false: the attention probabilities need not be written, no backward reads them).
+        /// </summary>
         private readonly record struct BlockActs(
             global::TransReID.Runtime.DevicePtr Ln1, global::TransReID.Runtime.DevicePtr Mean1, global::TransReID.Runtime.DevicePtr Rstd1,
             global::TransReID.Runtime.DevicePtr Qkv, global::TransReID.Runtime.DevicePtr Probs, global::TransReID.Runtime.DevicePtr Att,
             global::TransReID.Runtime.DevicePtr Ln2, global::TransReID.Runtime.DevicePtr Mean2, global::TransReID.Runtime.DevicePtr Rstd2,
-            global::TransReID.Runtime.DevicePtr H, global::TransReID.Runtime.DevicePtr G, global::TransReID.Runtime.DevicePtr Branch);
+            global::TransReID.Runtime.DevicePtr H, global::TransReID.Runtime.DevicePtr G, global::TransReID.Runtime.DevicePtr Branch,
+            bool KeepProbs);
 
         /// <summary>Work buffers of a block's backward.</summary>
         private readonly record struct BlockScratch(
@@ -943,7 +947,7 @@ namespace Sample.Models
             Ln1: slot + BlockSlot.Ln1 * b, Mean1: slot + BlockSlot.Mean1 * b, Rstd1: slot + BlockSlot.Rstd1 * b,
             Qkv: slot + BlockSlot.Qkv * b, Probs: slot + BlockSlot.Probs * b, Att: slot + BlockSlot.Att * b,
             Ln2: slot + BlockSlot.Ln2 * b, Mean2: slot + BlockSlot.Mean2 * b, Rstd2: slot + BlockSlot.Rstd2 * b,
-            H: slot + BlockSlot.H * b, G: slot + BlockSlot.G * b, Branch: branch);
+            H: slot + BlockSlot.H * b, G: slot + BlockSlot.G * b, Branch: branch, KeepProbs: true);
 
         /// <summary>The attention half shared by every block kind: a.Ln1 = LN1(x), a.Qkv, a.Probs, a.Att (all tokens).</summary>
         private void AttendAll(long pw, global::TransReID.Runtime.DevicePtr x, in BlockActs a,
@@ -954,7 +958,7 @@ namespace Sample.Models
             int rows = samples * tokens;
             _b.LayerNorm(x, P + (pw + L_norm1_weight), P + (pw + L_norm1_bias), a.Ln1, a.Mean1, a.Rstd1, rows, EmbedDim, 1E-06f);
             _b.Linear(a.Ln1, P + (pw + L_attn_qkv_weight), P + (pw + L_attn_qkv_bias), a.Qkv, rows, EmbedDim, 3 * EmbedDim);
-            _b.Attention(a.Qkv, a.Probs, a.Att, samples, tokens, Heads, HeadDim, 0.125f);
+            _b.Attention(a.Qkv, a.Probs, a.Att, samples, tokens, Heads, HeadDim, 0.125f, a.KeepProbs);
         }
 
         /// <summary>x (samples, tokens, D) -> y; xmid receives the stream after the attention residual (may equal x, y in eval).</summary>

@@ -201,8 +201,32 @@ public class AttentionForwardTests
         return (maxLogit, Math.Max(ep, ey));
     }
 
+    /// <summary>
+    /// Eval (keepProbs false): y is bit for bit the training form's, and the fused paths leave probs unwritten (every cell
+    /// still holds the guard value); the GEMM fallback may use it as its workspace.
+    /// </summary>
+    [Theory]
+    [InlineData("Avx512", 1, 211, 12, 64)]
+    [InlineData("Avx512", 2, 33, 2, 48)]
+    [InlineData("Avx512", 4, 53, 3, 64)]
+    [InlineData("Avx2", 1, 211, 12, 64)]
+    [InlineData("Avx2", 2, 17, 3, 24)]
+    [InlineData("Gemm", 2, 17, 3, 24)]
+    public void Without_kept_probs_y_is_the_same_and_fused_paths_leave_probs_alone(string pathName, int batch, int tokens, int heads, int headDim)
+    {
+        var path = Enum.Parse<AttentionPath>(pathName);
+        SkipUnsupported(path);
+        float[] qkv = Random(400 + tokens, (long)batch * tokens * 3 * heads * headDim, 1.5);
+        float scale = 1f / MathF.Sqrt(headDim);
+        var kept = Run(qkv, batch, tokens, heads, headDim, scale, path);
+        var eval = Run(qkv, batch, tokens, heads, headDim, scale, path, keepProbs: false);
+        Assert.Equal(kept.Y, eval.Y);
+        if (path != AttentionPath.Gemm) Assert.All(eval.Probs, p => Assert.Equal(Guard, p));
+    }
+
     /// <summary>Forward on two threads into guarded buffers (asserts the guards are untouched).</summary>
-    private static unsafe (float[] Probs, float[] Y) Run(float[] qkv, int batch, int t, int heads, int dh, float scale, AttentionPath path)
+    private static unsafe (float[] Probs, float[] Y) Run(float[] qkv, int batch, int t, int heads, int dh, float scale, AttentionPath path,
+        bool keepProbs = true)
     {
         int d = heads * dh;
         long np = (long)batch * heads * t * t, ny = (long)batch * t * d;
@@ -211,7 +235,7 @@ public class AttentionForwardTests
         Array.Fill(y, Guard);
         var par = new CpuParallel(2);
         fixed (float* q = qkv, pp = probs, yp = y)
-            CpuAttention.Forward(par, q, pp + GuardLength, yp + GuardLength, batch, t, heads, dh, scale, path);
+            CpuAttention.Forward(par, q, pp + GuardLength, yp + GuardLength, batch, t, heads, dh, scale, keepProbs, path);
         AssertGuards(probs, GuardLength, "probs");
         AssertGuards(y, GuardLength, "y");
         return (probs.AsSpan(GuardLength, (int)np).ToArray(), y.AsSpan(GuardLength, (int)ny).ToArray());

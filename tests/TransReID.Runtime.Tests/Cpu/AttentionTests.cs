@@ -45,7 +45,7 @@ public class AttentionTests
         using var rig = new CpuRig();
         float[] qkv = Random(1, batch * t * 3 * d, 2);
         DevicePtr probs = rig.Alloc(batch * heads * t * t), y = rig.Alloc(batch * t * d);
-        rig.Backend.Attention(rig.Up(qkv), probs, y, batch, t, heads, dh, scale);
+        rig.Backend.Attention(rig.Up(qkv), probs, y, batch, t, heads, dh, scale, keepProbs: true);
         var (yr, pr) = Ref(D(qkv), batch, t, heads, dh, scale);
         AssertClose(pr, rig.Down(probs, batch * heads * t * t), 1e-5, "probs");
         AssertClose(yr, rig.Down(y, batch * t * d), 1e-5, "y");
@@ -58,7 +58,7 @@ public class AttentionTests
         using var rig = new CpuRig();
         float[] qkv = Random(2, batch * t * 3 * dh, 60); // scores up to ~7000: exp overflows without the max shift
         DevicePtr probs = rig.Alloc(t * t), y = rig.Alloc(t * dh);
-        rig.Backend.Attention(rig.Up(qkv), probs, y, batch, t, heads, dh, 1f);
+        rig.Backend.Attention(rig.Up(qkv), probs, y, batch, t, heads, dh, 1f, keepProbs: true);
         AssertClose(Ref(D(qkv), batch, t, heads, dh, 1).P, rig.Down(probs, t * t), 1e-5, "probs");
     }
 
@@ -70,7 +70,7 @@ public class AttentionTests
         using var rig = new CpuRig();
         float[] qkv = Random(11, batch * t * 3 * d), r = Random(12, batch * t * d);
         DevicePtr qp = rig.Up(qkv), probs = rig.Alloc(batch * heads * t * t), y = rig.Alloc(batch * t * d);
-        rig.Backend.Attention(qp, probs, y, batch, t, heads, dh, scale);
+        rig.Backend.Attention(qp, probs, y, batch, t, heads, dh, scale, keepProbs: true);
         DevicePtr dqkv = rig.Up(Random(13, batch * t * 3 * d, 100)); // garbage: must be overwritten
         rig.Backend.AttentionBackward(rig.Up(r), qp, probs, dqkv, rig.Alloc(batch * heads * t * t), batch, t, heads, dh, scale);
         double[] qd = D(qkv), rd = D(r);

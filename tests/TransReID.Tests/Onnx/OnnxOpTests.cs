@@ -186,7 +186,7 @@ public sealed class OnnxOpTests : IDisposable
         var stats = _rig.Alloc(2 * rows);
         _rig.Backend.LayerNorm(x, W("norm1.weight"), W("norm1.bias"), ln, stats, stats + rows, rows, D, 1e-6f);
         _rig.Backend.Linear(ln, W("attn.qkv.weight"), qkvBias ? W("attn.qkv.bias") : DevicePtr.Null, qkv, rows, D, 3 * D);
-        _rig.Backend.Attention(qkv, probs, att, samples, tokens, heads, dh, 1f / MathF.Sqrt(dh));
+        _rig.Backend.Attention(qkv, probs, att, samples, tokens, heads, dh, 1f / MathF.Sqrt(dh), keepProbs: false);
         _rig.Backend.Linear(att, W("attn.proj.weight"), W("attn.proj.bias"), branch, rows, D, D);
         _rig.Backend.Residual(x, branch, DevicePtr.Null, mid, samples, (long)tokens * D);
         _rig.Backend.LayerNorm(mid, W("norm2.weight"), W("norm2.bias"), ln, stats, stats + rows, rows, D, 1e-6f);
