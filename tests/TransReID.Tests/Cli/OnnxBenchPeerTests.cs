@@ -38,13 +38,8 @@ public sealed class OnnxBenchPeerTests : IDisposable
     [Fact]
     public void Peer_pause_idles_before_every_timed_call_and_is_recorded()
     {
-        string json = Path.Combine(_temp.Path, "paused.json");
-        var (code, stdout, err) = CliTests.Run("bench", "--preset", "tiny-demo", "--device", "cpu", "--train-steps", "0", "--embed-batch", "2",
-            "--embed-steps", "2", "--warmup", "0", "--peer", "onnxruntime", "--peer-pause", "40", "--json", json);
-        Assert.True(code == 0, err);
+        var (stdout, peer) = RunPeer("paused.json", "--embed-steps", "2", "--peer-pause", "40");
         Assert.Contains("40 ms idle before each call", stdout, StringComparison.Ordinal);
-        using var doc = JsonDocument.Parse(File.ReadAllText(json));
-        var peer = doc.RootElement.GetProperty("peer");
         Assert.Equal(40, peer.GetProperty("pause_ms").GetInt32());
         // the pause is not part of the timed calls: tiny-demo takes a few ms a call, far under the 40 ms idled before it
         foreach (var key in new[] { "ours_ms", "peer_ms" })
@@ -54,13 +49,8 @@ public sealed class OnnxBenchPeerTests : IDisposable
     [Fact]
     public void Peer_runs_time_all_but_the_first_call_of_each_run_and_are_recorded()
     {
-        string json = Path.Combine(_temp.Path, "runs.json");
-        var (code, stdout, err) = CliTests.Run("bench", "--preset", "tiny-demo", "--device", "cpu", "--train-steps", "0", "--embed-batch", "2",
-            "--embed-steps", "3", "--warmup", "0", "--peer", "onnxruntime", "--peer-run", "4", "--json", json);
-        Assert.True(code == 0, err);
+        var (stdout, peer) = RunPeer("runs.json", "--embed-steps", "3", "--peer-run", "4");
         Assert.Contains("medians of 9 calls each in 3 interleaved rounds (runs of 4, the first untimed)", stdout, StringComparison.Ordinal);
-        using var doc = JsonDocument.Parse(File.ReadAllText(json));
-        var peer = doc.RootElement.GetProperty("peer");
         Assert.Equal(4, peer.GetProperty("run_calls").GetInt32());
         Assert.Equal(3, peer.GetProperty("rounds").GetInt32());
         // 3 rounds x (4 - 1) timed calls per engine
@@ -69,25 +59,14 @@ public sealed class OnnxBenchPeerTests : IDisposable
     }
 
     [Theory]
-    [InlineData("0", true, "--peer-run 0 must be 1 to 1000 calls")]
-    [InlineData("3", false, "--peer-run shapes the --peer rounds")]
-    public void Bad_peer_run_is_a_user_error(string run, bool withPeer, string message)
+    [InlineData("--peer-pause", "-1", true, "--peer-pause -1 must be 0 to 60000 ms")]
+    [InlineData("--peer-pause", "10", false, "--peer-pause paces the --peer rounds")]
+    [InlineData("--peer-run", "0", true, "--peer-run 0 must be 1 to 1000 calls")]
+    [InlineData("--peer-run", "3", false, "--peer-run shapes the --peer rounds")]
+    public void Bad_peer_round_option_is_a_user_error(string option, string value, bool withPeer, string message)
     {
         string[] args = ["bench", "--preset", "tiny-demo", "--device", "cpu", "--train-steps", "0", "--embed-batch", "2", "--embed-steps", "1",
-            "--peer-run", run, .. (withPeer ? (string[])["--peer", "onnxruntime"] : [])];
-        var (code, _, err) = CliTests.Run(args);
-        Assert.Equal(2, code);
-        Assert.StartsWith("error: ", err, StringComparison.Ordinal);
-        Assert.Contains(message, err, StringComparison.Ordinal);
-    }
-
-    [Theory]
-    [InlineData("-1", true, "--peer-pause -1 must be 0 to 60000 ms")]
-    [InlineData("10", false, "--peer-pause paces the --peer rounds")]
-    public void Bad_peer_pause_is_a_user_error(string pause, bool withPeer, string message)
-    {
-        string[] args = ["bench", "--preset", "tiny-demo", "--device", "cpu", "--train-steps", "0", "--embed-batch", "2", "--embed-steps", "1",
-            "--peer-pause", pause, .. (withPeer ? (string[])["--peer", "onnxruntime"] : [])];
+            option, value, .. (withPeer ? (string[])["--peer", "onnxruntime"] : [])];
         var (code, _, err) = CliTests.Run(args);
         Assert.Equal(2, code);
         Assert.StartsWith("error: ", err, StringComparison.Ordinal);
@@ -104,5 +83,17 @@ public sealed class OnnxBenchPeerTests : IDisposable
         Assert.Equal(2, code);
         Assert.StartsWith("error: ", err, StringComparison.Ordinal);
         Assert.Contains(message, err, StringComparison.Ordinal);
+    }
+
+    /// <summary>bench --peer onnxruntime on tiny-demo at batch 2 without warm-up, plus <paramref name="extra"/>: stdout and the JSON's peer.</summary>
+    private (string Stdout, JsonElement Peer) RunPeer(string file, params string[] extra)
+    {
+        string json = Path.Combine(_temp.Path, file);
+        string[] args = ["bench", "--preset", "tiny-demo", "--device", "cpu", "--train-steps", "0", "--embed-batch", "2", "--warmup", "0",
+            "--peer", "onnxruntime", "--json", json, .. extra];
+        var (code, stdout, err) = CliTests.Run(args);
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        return (stdout, doc.RootElement.GetProperty("peer").Clone());
     }
 }
