@@ -72,16 +72,30 @@ internal static unsafe partial class OpenBlas
         ? Marshal.PtrToStringUTF8((IntPtr)((delegate* unmanaged<byte*>)fn)())?.Trim()
         : null;
 
-    /// <summary>OpenBLAS cores whose SGEMM kernels use AVX2 + FMA or AVX-512.</summary>
-    private static readonly string[] VectorCores = ["Haswell", "Zen", "Excavator", "SkylakeX", "Cooperlake", "SapphireRapids"];
+    /// <summary>OpenBLAS cores whose SGEMM kernels use AVX2 + FMA (256-bit vectors).</summary>
+    internal static readonly string[] Avx2Cores = ["Haswell", "Zen", "Excavator"];
+
+    /// <summary>OpenBLAS cores whose SGEMM kernels use AVX-512.</summary>
+    internal static readonly string[] Avx512Cores = ["SkylakeX", "Cooperlake", "SapphireRapids"];
 
     /// <summary>
-    /// Whether OpenBLAS's kernels are older than the managed kernel this CPU runs: it picked a core without AVX2 kernels
-    /// (or did not say which) while the CPU has AVX2 + FMA. Measured on such a machine (docs/benchmarks.md): the
-    /// managed kernel 2–5× faster on every model GEMM shape.
+    /// Whether OpenBLAS's kernels are narrower than the managed kernel this CPU runs:
+    /// <list type="bullet">
+    /// <item>it picked a core without AVX2 kernels (or did not say which) while the CPU has AVX2 + FMA. Measured on such a
+    /// machine (docs/benchmarks.md): the managed kernel 2–5× faster on every model GEMM shape;</item>
+    /// <item>or it picked an AVX2 core while the runtime runs 512-bit vectors at full speed (the managed AVX-512 kernel).
+    /// Debian's 0.3.21 names Zen 5 "Haswell"; there TrainStep ran 1.65× faster on the managed kernel.</item>
+    /// </list>
     /// </summary>
-    public static bool LagsThisCpu => IsAvailable && GemmDriver.BestKernel >= GemmKernelKind.Vector256
-        && !Array.Exists(VectorCores, c => string.Equals(c, CoreName, StringComparison.OrdinalIgnoreCase));
+    public static bool LagsThisCpu => IsAvailable && Lags(GemmDriver.BestKernel, CoreName);
+
+    /// <summary><see cref="LagsThisCpu"/> for a CPU whose best managed kernel is <paramref name="best"/> and an OpenBLAS core name.</summary>
+    internal static bool Lags(GemmKernelKind best, string? coreName)
+    {
+        bool Named(string[] cores) => Array.Exists(cores, c => string.Equals(c, coreName, StringComparison.OrdinalIgnoreCase));
+        if (best >= GemmKernelKind.Vector512 && Named(Avx2Cores)) return true;
+        return best >= GemmKernelKind.Vector256 && !Named(Avx2Cores) && !Named(Avx512Cores);
+    }
 
     /// <summary>OpenBLAS's thread count (<c>openblas_get_num_threads</c>), or 0 when unavailable.</summary>
     public static int GetThreadCount() =>
