@@ -73,10 +73,10 @@ internal static unsafe partial class OpenBlas
         : null;
 
     /// <summary>OpenBLAS cores whose SGEMM kernels use AVX2 + FMA (256-bit vectors).</summary>
-    internal static readonly string[] Avx2Cores = ["Haswell", "Zen", "Excavator"];
+    private static readonly string[] Avx2Cores = ["Haswell", "Zen", "Excavator"];
 
     /// <summary>OpenBLAS cores whose SGEMM kernels use AVX-512.</summary>
-    internal static readonly string[] Avx512Cores = ["SkylakeX", "Cooperlake", "SapphireRapids"];
+    private static readonly string[] Avx512Cores = ["SkylakeX", "Cooperlake", "SapphireRapids"];
 
     /// <summary>
     /// Whether OpenBLAS's kernels are narrower than the managed kernel this CPU runs:

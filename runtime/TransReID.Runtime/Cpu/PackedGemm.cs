@@ -189,7 +189,7 @@ internal static unsafe class PackedGemm
         // the few-rows plan: packing pieces (row groups × slices) claimed in order, each flagged when packed; items
         // (row task, weight panel) in one range per thread, taken from its front by the owner and from its end by the others
         public int Groups, Pieces, Items, Threads;
-        public int NextPiece, PiecesDone;
+        public int NextPiece;
         public int* Packed;
         public long* Ranges;
     }
@@ -219,7 +219,6 @@ internal static unsafe class PackedGemm
             finally
             {
                 Volatile.Write(ref a.Packed[piece], 1);
-                Interlocked.Increment(ref a.PiecesDone);
             }
         }
         for (int item; (item = Claim(ref a, self)) >= 0;) RunItem(ref a, item / a.Panels, item % a.Panels, (item % a.Panels) + 1, self);
@@ -306,8 +305,8 @@ internal static unsafe class PackedGemm
 
     /// <summary>
     /// Rows of row task <paramref name="mi"/> × NR panels [q0, q1), every KC slice. <paramref name="self"/> is the
-    /// thread of the few-rows plan (−1 otherwise): its kernel calls wait for their piece of the shared x until all are
-    /// packed, and at the last panel of the last slice the item it will likely take next is peeked so that its first
+    /// thread of the few-rows plan (−1 otherwise): each kernel call waits for its piece of the shared x (a flag read once
+    /// it is packed), and at the last panel of the last slice the item it will likely take next is peeked so that its first
     /// panel becomes the prefetch target.
     /// </summary>
     private static void RunItem(ref Args a, int mi, int q0, int q1, int self)
@@ -317,7 +316,6 @@ internal static unsafe class PackedGemm
         int i0 = pm0 * mr, mc = Math.Min(pm1 * mr, a.M) - i0;
         if (mc <= 0 || q1 <= q0) return;
         bool shared = a.SharedA != null;
-        bool waits = shared && Volatile.Read(ref a.PiecesDone) < a.Pieces;
         float* packedA = shared ? null : (t_packA ??= new GemmDriver.NativeBuffer()).Get((long)(pm1 - pm0) * mr * a.KcStep);
         float* tile = stackalloc float[mr * nr];
         for (int pc = 0; pc < a.K; pc += a.KcStep)
@@ -349,7 +347,7 @@ internal static unsafe class PackedGemm
                 {
                     int rows = Math.Min(mr, mc - ir);
                     float* c = cStrip + (nint)ir * a.N;
-                    if (waits) AwaitPiece(ref a, pc, pm0 + (ir / mr));
+                    if (shared) AwaitPiece(ref a, pc, pm0 + (ir / mr));
                     if (StreamPrefetch && a.Kernel.Stream != null && cols == nr && rows == mr)
                     {
                         // the kernel prefetches kc / StreamSteps lines spread over its loop; they stay inside the next panel
