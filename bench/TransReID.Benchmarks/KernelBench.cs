@@ -15,7 +15,7 @@ namespace TransReID.Benchmarks;
 /// </summary>
 internal static unsafe class KernelBench
 {
-    private const string Usage = "usage: kernel [--kc 256,768] [--tiles 15] [--runs 15] [--kind 512|256|128] [--panels 1]";
+    private const string Usage = "usage: kernel [--kc 256,768] [--tiles 15] [--runs 15] [--kind 512|256|128] [--panels 1] [--rows]";
 
     public static int Run(string[] args)
     {
@@ -23,6 +23,8 @@ internal static unsafe class KernelBench
         int[] kcs = [128, 256, 768];
         int tiles = 15, runs = 15, panels = 1;
         GemmKernelKind kind = GemmDriver.BestKernel;
+        bool rows = args.Contains("--rows");
+        args = args.Where(a => a != "--rows").ToArray();
         for (int i = 0; i < args.Length; i++)
         {
             string option = args[i];
@@ -44,7 +46,12 @@ internal static unsafe class KernelBench
         var micro = GemmDriver.Micro(kind);
         var kernel = micro.Kernel;
         int mr = micro.Mr, nr = micro.Nr;
-        Console.WriteLine($"# micro-kernel {kind} {mr}×{nr}, one thread (CPU time), {tiles} A slivers × one B panel, in cache, " +
+        if (rows && kind != GemmKernelKind.Vector512)
+        {
+            Console.Error.WriteLine("kernel: --rows is the AVX-512 14×32 kernel over a row-major A; use it with --kind 512");
+            return 2;
+        }
+        Console.WriteLine($"# micro-kernel {kind} {mr}×{nr}{(rows ? " over a row-major A (--rows)" : "")}, one thread (CPU time), {tiles} A slivers × one B panel, in cache, " +
             $"median of {runs}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; load average {System.IO.File.ReadAllText("/proc/loadavg").Trim()}");
         Console.WriteLine("| KC | A KiB | B KiB | GFLOP/s |");
         Console.WriteLine("|---:|---:|---:|---:|");
@@ -61,7 +68,12 @@ internal static unsafe class KernelBench
                 double start = GemmBench.Now(true);
                 for (int rep = 0; rep < reps; rep++)
                     for (int q = 0; q < panels; q++)
-                        for (int t = 0; t < tiles; t++) kernel(kc, a + (nint)t * mr * kc, b + (nint)q * nr * kc, c + (nint)t * mr * ldc + q * nr, ldc, 1f, 1f);
+                        for (int t = 0; t < tiles; t++)
+                        {
+                            float* bq = b + (nint)q * nr * kc, ct = c + (nint)t * mr * ldc + q * nr;
+                            if (rows) GemmKernels.Kernel14x32Rows(kc, a + (nint)t * mr * kc, kc, bq, ct, ldc, 1f, 1f, (byte*)bq);
+                            else kernel(kc, a + (nint)t * mr * kc, bq, ct, ldc, 1f, 1f);
+                        }
                 if (round >= 0) seconds.Add(GemmBench.Now(true) - start);
             }
             double flops = 2.0 * reps * tiles * mr * nr * kc * panels;

@@ -15,11 +15,11 @@ namespace TransReID.Benchmarks;
 /// weights constant). All with bias, 2 threads, wall clock, median of the timed rounds. <c>--kc N</c> sets the packed
 /// slice depth, <c>--mc N</c> the packed task rows, <c>--kind</c> the kernel family. <c>--versus KC:MC[:burst]</c> instead
 /// times two packed configurations against each other (the second with prefetch bursts instead of the streaming kernel
-/// when <c>:burst</c>), alternating call by call in one process (the only comparison this noisy machine supports).
+/// when <c>:burst</c>; the few-rows plan packing x instead of reading it in place when <c>:packed</c>), alternating call by call in one process (the only comparison this noisy machine supports).
 /// </summary>
 internal static unsafe class LinearBench
 {
-    private const string Usage = "usage: linear [--runs 15] [--warmup 3] [--kc 256] [--mc 240] [--filter text] [--serial] [--cold] [--versus KC:MC[:burst]] [--kind 512|256|128]";
+    private const string Usage = "usage: linear [--runs 15] [--warmup 3] [--kc 256] [--mc 240] [--filter text] [--serial] [--cold] [--versus KC:MC[:burst|:packed]] [--kind 512|256|128]";
 
     private static bool Cold;
 
@@ -29,7 +29,7 @@ internal static unsafe class LinearBench
         int runs = 15, warmup = 3;
         string filter = "";
         bool serial = args.Contains("--serial");
-        (int Kc, int Mc, bool Burst)? versus = null;
+        (int Kc, int Mc, string Way)? versus = null;
         Cold = args.Contains("--cold");
         args = args.Where(a => a is not "--serial" and not "--cold").ToArray();
         for (int i = 0; i < args.Length; i++)
@@ -49,10 +49,10 @@ internal static unsafe class LinearBench
                 case "--mc" when int.TryParse(value, CultureInfo.InvariantCulture, out int mc) && mc >= 1: PackedGemm.McRows = mc; break;
                 case "--filter" when value is not null: filter = value; break;
                 case "--kind" when GemmBench.ParseKind(value) is { } kind: GemmDriver.KernelKind = kind; break;
-                case "--versus" when value?.Split(':') is [var kcText, var mcText, .. var rest] && rest is [] or ["burst"]
+                case "--versus" when value?.Split(':') is [var kcText, var mcText, .. var rest] && rest is [] or ["burst"] or ["packed"]
                     && int.TryParse(kcText, CultureInfo.InvariantCulture, out int vkc) && vkc >= 8
                     && int.TryParse(mcText, CultureInfo.InvariantCulture, out int vmc) && vmc >= 1:
-                    versus = (vkc, vmc, rest is ["burst"]);
+                    versus = (vkc, vmc, rest is [var way] ? way : "");
                     break;
                 default:
                     Console.Error.WriteLine($"linear: bad option '{option}' {value}. {Usage}");
@@ -69,7 +69,7 @@ internal static unsafe class LinearBench
         Console.WriteLine($"managed: {GemmDriver.DescribeKernel()}; packed once: KC = {PackedGemm.KcFor(GemmDriver.KernelKind)}, task rows {PackedGemm.McRows}; " +
             $"OpenBLAS: {(openBlas ? "present" : "absent")}");
         Console.WriteLine();
-        if (versus is { } other) return Versus(par, other.Kc, other.Mc, other.Burst, runs, warmup, filter, serial);
+        if (versus is { } other) return Versus(par, other.Kc, other.Mc, other.Way, runs, warmup, filter, serial);
         Console.WriteLine("| Linear | M | N | K | OpenBLAS GFLOP/s | managed GFLOP/s | packed once GFLOP/s | packed / best other |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var (label, m, n, k) in Shapes(filter))
@@ -98,13 +98,15 @@ internal static unsafe class LinearBench
     }
 
     /// <summary>
-    /// --versus: packed at (Kc, McRows) against packed at (kc2, mc2), call by call alternating; <paramref name="burst"/>:
-    /// the second with the prefetch bursts instead of the streaming kernel (<see cref="PackedGemm.StreamPrefetch"/>).
+    /// --versus: packed at (Kc, McRows) against packed at (kc2, mc2), call by call alternating; the second with the
+    /// prefetch bursts instead of the streaming kernel (<see cref="PackedGemm.StreamPrefetch"/>) when <paramref name="way"/>
+    /// is "burst", packing x in the few-rows plan (<see cref="PackedGemm.RowMajorA"/> off) when it is "packed".
     /// </summary>
-    private static int Versus(CpuParallel par, int kc2, int mc2, bool burst, int runs, int warmup, string filter, bool serial)
+    private static int Versus(CpuParallel par, int kc2, int mc2, string way2, int runs, int warmup, string filter, bool serial)
     {
         int kc1 = PackedGemm.KcFor(GemmDriver.KernelKind), mc1 = PackedGemm.McRows;
-        Console.WriteLine($"| Linear | M | N | K | KC {kc1}, rows {mc1} GFLOP/s | KC {kc2}, rows {mc2}{(burst ? ", bursts" : "")} GFLOP/s | second / first |");
+        bool burst = way2 == "burst", packX = way2 == "packed";
+        Console.WriteLine($"| Linear | M | N | K | KC {kc1}, rows {mc1} GFLOP/s | KC {kc2}, rows {mc2}{(burst ? ", bursts" : packX ? ", x packed" : "")} GFLOP/s | second / first |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
         foreach (var (label, m, n, k) in Shapes(filter))
         {
@@ -126,6 +128,7 @@ internal static unsafe class LinearBench
                     int way = (round & 1) ^ i, copy = (round + warmup) % copies;
                     PackedGemm.McRows = way == 0 ? mc1 : mc2;
                     PackedGemm.StreamPrefetch = way == 0 || !burst;
+                    PackedGemm.RowMajorA = way == 0 || !packX;
                     double start = GemmBench.Now(serial);
                     PackedGemm.Linear(par, x, m, packs[way, copy], b, y);
                     if (round >= 0) seconds[way].Add(GemmBench.Now(serial) - start);
@@ -133,6 +136,7 @@ internal static unsafe class LinearBench
             }
             PackedGemm.McRows = mc1;
             PackedGemm.StreamPrefetch = true;
+            PackedGemm.RowMajorA = true;
             double flops = 2.0 * m * n * k, g1 = flops / GemmBench.Median(seconds[0]) / 1e9, g2 = flops / GemmBench.Median(seconds[1]) / 1e9;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {label} | {m} | {n} | {k} | {g1:F1} | {g2:F1} | {g2 / g1:F2}× |"));
             for (int c = 0; c < copies; c++)

@@ -12,7 +12,7 @@ using TransReID.Runtime.Model;
 namespace TransReID.Benchmarks;
 
 /// <summary>
-/// <c>profile [--batch N] [--train] [--runs N] [--by-shape] [--kc N] [--mc N] [--threads N] [--compare-packed] [--compare-probs] [--compare-workers] [--compare-stream] [--onnxruntime]</c>: wall time per backend op of one Embed (or TrainStep) of the Market stride
+/// <c>profile [--batch N] [--train] [--runs N] [--by-shape] [--kc N] [--mc N] [--threads N] [--compare-packed] [--compare-probs] [--compare-workers] [--compare-stream] [--compare-rows] [--onnxruntime]</c>: wall time per backend op of one Embed (or TrainStep) of the Market stride
 /// model, through a timing proxy around the CPU backend. Ops are synchronous on the CPU, so each call's time is its cost.
 /// <c>--onnxruntime</c> also runs the exported model in ONNX Runtime before each Embed and prints its kernel time per
 /// operator type (<see cref="OrtProfile"/>), and the CPU time each engine's threads keep using in the 200 ms after a call
@@ -46,36 +46,26 @@ internal static partial class ProfileBench
         }
 
         Once();
-        if (args.Contains("--compare-packed"))
-        {
+        // --compare-X: two settings alternating call by call in this process (the only comparison this noisy machine supports)
+        (string Flag, string On, string Off, Action<bool> Set)[] comparisons =
+        [
             // packed-once Linear weights against per-call packing
-            var (packedMs, perCallMs) = Alternate(runs, on => ConstantWeights.Enabled = on, Once);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Embed batch {batch}, median of {runs} alternating calls each: weights packed once {packedMs:F0} ms, packed per call ({CpuGemm.Describe()}) {perCallMs:F0} ms, ratio {perCallMs / packedMs:F2}x"));
-            return 0;
-        }
-        if (args.Contains("--compare-stream"))
-        {
+            ("--compare-packed", "weights packed once", $"packed per call ({CpuGemm.Describe()})", on => ConstantWeights.Enabled = on),
             // the streaming AVX-512 kernel (next weight panel prefetched inside its loop) against prefetch bursts per call
-            var (streamMs, burstMs) = Alternate(runs, on => PackedGemm.StreamPrefetch = on, Once);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Embed batch {batch}, median of {runs} alternating calls each: streaming kernel {streamMs:F0} ms, prefetch bursts {burstMs:F0} ms, ratio {burstMs / streamMs:F2}x"));
-            return 0;
-        }
-        if (args.Contains("--compare-probs"))
-        {
+            ("--compare-stream", "streaming kernel", "prefetch bursts", on => PackedGemm.StreamPrefetch = on),
             // Embed's attention without writing the probabilities (what the generated code asks for) against writing them
-            var (scratchMs, writtenMs) = Alternate(runs, on => timing.KeepProbs = !on, Once);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Embed batch {batch}, median of {runs} alternating calls each: probabilities kept in cache {scratchMs:F1} ms, written to probs {writtenMs:F1} ms, ratio {writtenMs / scratchMs:F3}x"));
-            return 0;
-        }
-        if (args.Contains("--compare-workers"))
-        {
+            ("--compare-probs", "probabilities kept in cache", "written to probs", on => timing.KeepProbs = !on),
             // the backend's own spinning helper threads against .NET thread-pool helpers
-            var (workersMs, poolMs) = Alternate(runs, on => CpuParallel.UseThreadPool = !on, Once);
+            ("--compare-workers", "CpuWorkers helpers", "thread-pool helpers", on => CpuParallel.UseThreadPool = !on),
+            // the few-rows Linear reading x in place (row-major kernels) against packing it first
+            ("--compare-rows", "x read in place", "x packed", on => PackedGemm.RowMajorA = on),
+        ];
+        foreach (var (flag, onText, offText, set) in comparisons)
+        {
+            if (!args.Contains(flag)) continue;
+            var (onMs, offMs) = Alternate(runs, set, Once);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{(train ? "TrainStep" : "Embed")} batch {batch}, median of {runs} alternating calls each: CpuWorkers helpers {workersMs:F0} ms, thread-pool helpers {poolMs:F0} ms, ratio {poolMs / workersMs:F2}x"));
+                $"{(train ? "TrainStep" : "Embed")} batch {batch}, median of {runs} alternating calls each: {onText} {onMs:F1} ms, {offText} {offMs:F1} ms, ratio {offMs / onMs:F3}x"));
             return 0;
         }
         using var ort = args.Contains("--onnxruntime") && !train ? new OrtProfile(model, cpu.Threads, images, cams, batch) : null;

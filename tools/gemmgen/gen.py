@@ -1,15 +1,29 @@
 import sys
+# Row r of a row-major A (rows lda floats apart) as a base pointer and a scaled index: rows 0-6 from a0, 7-13 from a7,
+# each at base + {0, l, 2l, l3, 4l, l5, 2·l3} (l, l3, l5: 1, 3, 5 rows in bytes), so that every broadcast is one
+# addressing mode and the loop advances two pointers.
+ROWS = ["", " + l", " + l * 2", " + l3", " + l * 4", " + l5", " + l3 * 2"]
+def row_address(r):
+    return f"{'a0' if r < 7 else 'a7'}{ROWS[r % 7]}"
+
 def kernel(name, vec, width, mr, nv, doc, astep=None, stream=0):
-    # astep: floats of packed A per k step (the packed panel's MR); a kernel for the first mr rows of a wider panel
+    # astep: floats of packed A per k step (the packed panel's MR); a kernel for the first mr rows of a wider panel;
+    #        0: A is row-major (not packed), its rows lda floats apart (an extra argument after a)
     # stream: an extra argument pf, a byte stream prefetched into L2 one 64-byte line per `stream` k steps, spread over the loop
+    rows = astep == 0
     astep = astep or mr
     nr = width*nv
     L = []
     L.append(f"    /// <summary>{doc}</summary>")
     L.append("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
     pfArg = ", byte* pf" if stream else ""
-    L.append(f"    public static void {name}(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta{pfArg})")
+    ldaArg = ", nint lda" if rows else ""
+    L.append(f"    public static void {name}(int kc, float* a{ldaArg}, float* b, float* c, nint ldc, float alpha, float beta{pfArg})")
     L.append("    {")
+    if rows:
+        strides = ["l = lda * sizeof(float)"] + (["l3 = 3 * l"] if mr > 3 else []) + (["l5 = 5 * l"] if mr > 5 else [])
+        if mr > 1: L.append("        nint " + ", ".join(strides) + ";")
+        L.append("        byte* a0 = (byte*)a" + (", a7 = a0 + 7 * l;" if mr > 7 else ";"))
     for r in range(mr):
         L.append("        " + f"{vec}<float> " + ", ".join(f"c{r}_{v} = default" for v in range(nv)) + ";")
     # Prefetch the C tile (first, middle and last element of each row) so its cache misses overlap the k loop.
@@ -28,9 +42,14 @@ def kernel(name, vec, width, mr, nv, doc, astep=None, stream=0):
         L.append(f"            if (Sse.IsSupported && (p & {stream - 1}) == 0) Sse.Prefetch1(pf + {64 // stream} * p);")
     L.append("            " + f"{vec}<float> " + ", ".join(f"b{v} = {vec}.Load(b + {v*width})" if v else f"b0 = {vec}.Load(b)" for v in range(nv)) + ";")
     for r in range(mr):
-        L.append(f"            {'' if r else vec+'<float> '}av = {vec}.Create(a[{r}]);")
+        elem = f"*(float*)({row_address(r)})" if rows else f"a[{r}]"
+        L.append(f"            {'' if r else vec+'<float> '}av = {vec}.Create({elem});")
         L.append("            " + " ".join(f"c{r}_{v} = {vec}.FusedMultiplyAdd(av, b{v}, c{r}_{v});" for v in range(nv)))
-    L.append(f"            a += {astep};")
+    if rows:
+        L.append("            a0 += sizeof(float);")
+        if mr > 7: L.append("            a7 += sizeof(float);")
+    else:
+        L.append(f"            a += {astep};")
     L.append(f"            b += {nr};")
     L.append("        }")
     L.append(f"        {vec}<float> va = {vec}.Create(alpha), vb = {vec}.Create(beta);")
@@ -43,5 +62,5 @@ def kernel(name, vec, width, mr, nv, doc, astep=None, stream=0):
     L.append("    }")
     return "\n".join(L)
 print(kernel(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6],
-             int(sys.argv[7]) if len(sys.argv) > 7 and sys.argv[7] != "-" else None,
+             int(sys.argv[7]) if len(sys.argv) > 7 and sys.argv[7] != "-" else None,  # "-": packed with MR = mr
              int(sys.argv[8]) if len(sys.argv) > 8 else 0))

@@ -15,6 +15,12 @@ python3 $here/gen.py Kernel14x32Stream Vector512 16 14 2 "AVX-512 kernel: MR = 1
 echo
 python3 $here/gen.py Kernel4x32Of14 Vector512 16 4 2 "AVX-512 edge kernel: 4 rows × 32 of a 14-row packed A panel (a advances 14 per k), for the last rows of M: a 1-row remainder costs a third of a 14-row call instead of a whole one." 14
 echo
+python3 $here/gen.py Kernel14x32Rows Vector512 16 14 2 "AVX-512 kernel of <see cref=\"Kernel14x32Stream\"/> over a row-major A (14 rows lda floats apart, not packed) and streaming pf: for few-rows products, whose x is read in place instead of packed." 0 8
+echo
+for r in 4 2 1; do
+python3 $here/gen.py Kernel${r}x32Rows Vector512 16 $r 2 "AVX-512 edge kernel: $r row(s) × 32 of a row-major A (rows lda floats apart), for the last rows of M in <see cref=\"Kernel14x32Rows\"/>'s products." 0
+echo
+done
 python3 $here/gen.py Kernel4x24 Vector256 8 4 3 "AVX2 kernel: MR = 4, NR = 24 (three ymm per row; 12 accumulators + 3 B vectors + 1 broadcast = all 16 registers)."
 echo
 python3 $here/gen.py Kernel4x8 Vector128 4 4 2 "Vector128 kernel (SSE/NEON, or software where neither exists): MR = 4, NR = 8."

@@ -35,10 +35,11 @@ internal static unsafe class GemmDriver
     /// <summary>Blocking parameters and the micro-kernel they go with.</summary>
     private readonly struct Config(int mr, int nr, int kc, int mc, delegate*<int, float*, float*, float*, nint, float, float, void> kernel,
         delegate*<int, float*, float*, float*, nint, float, float, void> edge = null, int edgeRows = 0,
-        delegate*<int, float*, float*, float*, nint, float, float, byte*, void> stream = null, int streamSteps = 0)
+        delegate*<int, float*, float*, float*, nint, float, float, byte*, void> stream = null, int streamSteps = 0,
+        RowKernels rows = default)
     {
         public readonly int Kc = kc, Mc = mc;
-        public readonly MicroKernel Micro = new(kernel, mr, nr, edge, edgeRows, stream, streamSteps);
+        public readonly MicroKernel Micro = new(kernel, mr, nr, edge, edgeRows, stream, streamSteps, rows);
 
         public int Mr => Micro.Mr;
 
@@ -53,11 +54,30 @@ internal static unsafe class GemmDriver
     /// </summary>
     internal readonly struct MicroKernel(delegate*<int, float*, float*, float*, nint, float, float, void> kernel, int mr, int nr,
         delegate*<int, float*, float*, float*, nint, float, float, void> edge, int edgeRows,
-        delegate*<int, float*, float*, float*, nint, float, float, byte*, void> stream, int streamSteps)
+        delegate*<int, float*, float*, float*, nint, float, float, byte*, void> stream, int streamSteps, RowKernels rows)
     {
         public readonly delegate*<int, float*, float*, float*, nint, float, float, void> Kernel = kernel, Edge = edge;
         public readonly delegate*<int, float*, float*, float*, nint, float, float, byte*, void> Stream = stream;
         public readonly int Mr = mr, Nr = nr, EdgeRows = edgeRows, StreamSteps = streamSteps;
+
+        /// <summary>The family's kernels over a row-major A, or default (null pointers) where it has none.</summary>
+        public readonly RowKernels Rows = rows;
+    }
+
+    /// <summary>
+    /// Kernels of a family that read A row-major in place (rows lda floats apart) instead of from a packed panel: the
+    /// MR-row streaming kernel, and 4-, 2- and 1-row kernels for the last rows of M (they read no row past M). Each
+    /// element is the same sequence of FMAs over k as in the packed kernels, so results are bit for bit the same.
+    /// </summary>
+    internal readonly struct RowKernels(delegate*<int, float*, nint, float*, float*, nint, float, float, byte*, void> full,
+        delegate*<int, float*, nint, float*, float*, nint, float, float, void> rows4,
+        delegate*<int, float*, nint, float*, float*, nint, float, float, void> rows2,
+        delegate*<int, float*, nint, float*, float*, nint, float, float, void> rows1)
+    {
+        public readonly delegate*<int, float*, nint, float*, float*, nint, float, float, byte*, void> Full = full;
+        public readonly delegate*<int, float*, nint, float*, float*, nint, float, float, void> Rows4 = rows4, Rows2 = rows2, Rows1 = rows1;
+
+        public bool Available => Full != null;
     }
 
     /// <summary>
@@ -159,6 +179,33 @@ internal static unsafe class GemmDriver
         Blend(tile, nr, cTile, ldc, rows, cols, alpha, beta);
     }
 
+    /// <summary>
+    /// One tile of <paramref name="rows"/> × <paramref name="cols"/> (at most MR × NR) from a row-major A
+    /// (<see cref="RowKernels"/>, which the family must have), C = acc + beta·C: full tiles with the MR-row kernel
+    /// (streaming <paramref name="pf"/>), fewer rows with the 4-, 2- and 1-row kernels in turn, fewer columns through the
+    /// scratch <paramref name="tile"/>.
+    /// </summary>
+    internal static void RowsTile(in MicroKernel k, int kc, float* a, nint lda, float* bPanel, float* cTile, nint ldc, int rows, int cols,
+        float beta, float* tile, byte* pf)
+    {
+        bool direct = cols == k.Nr;
+        float* c = direct ? cTile : tile;
+        nint ld = direct ? ldc : k.Nr;
+        float b = direct ? beta : 0f;
+        if (rows == k.Mr) k.Rows.Full(kc, a, lda, bPanel, c, ld, 1f, b, pf);
+        else
+        {
+            for (int r0 = 0; r0 < rows;)
+            {
+                int n = rows - r0 >= 4 ? 4 : rows - r0 >= 2 ? 2 : 1;
+                var kernel = n == 4 ? k.Rows.Rows4 : n == 2 ? k.Rows.Rows2 : k.Rows.Rows1;
+                kernel(kc, a + r0 * lda, lda, bPanel, c + r0 * ld, ld, 1f, b);
+                r0 += n;
+            }
+        }
+        if (!direct) Blend(tile, k.Nr, cTile, ldc, rows, cols, 1f, beta);
+    }
+
     /// <summary>dst = alpha·src + beta·dst over <paramref name="rows"/> × <paramref name="cols"/> (beta = 0: dst is not read).</summary>
     private static void Blend(float* src, nint lds, float* dst, nint ldc, int rows, int cols, float alpha, float beta)
     {
@@ -189,7 +236,8 @@ internal static unsafe class GemmDriver
     private static Config GetConfig(GemmKernelKind kind) => kind switch
     {
         GemmKernelKind.Vector512 => new Config(14, 32, 768, 14 * 24, &GemmKernels.Kernel14x32, &GemmKernels.Kernel4x32Of14, 4,
-            &GemmKernels.Kernel14x32Stream, 8),
+            &GemmKernels.Kernel14x32Stream, 8,
+            new RowKernels(&GemmKernels.Kernel14x32Rows, &GemmKernels.Kernel4x32Rows, &GemmKernels.Kernel2x32Rows, &GemmKernels.Kernel1x32Rows)),
         GemmKernelKind.Vector256 => new Config(4, 24, 256, 4 * 48, &GemmKernels.Kernel4x24),
         _ => new Config(4, 8, 256, 4 * 48, &GemmKernels.Kernel4x8),
     };

@@ -97,9 +97,10 @@ internal sealed unsafe class PackedWeight : IDisposable
 /// <list type="bullet">
 /// <item>Many rows (batch ≥ 4): row tasks of <see cref="McRows"/> rows over every column, each packing its own rows of x
 /// per KC slice (an MC × KC block that stays in L2).</item>
-/// <item>Few rows (batch 1): x is packed once and shared, the threads claiming pieces of it in order (row groups ×
-/// slices) and flagging each when packed; a kernel call waits only for the piece it reads, so no thread waits for the
-/// whole of x. The items (row task, weight panel) are cut into one contiguous range per thread: each thread takes its
+/// <item>Few rows (batch 1): with AVX-512, x is read in place by the row-major kernels (<see cref="RowMajorA"/>) when its
+/// rows spread over the L1d sets (<see cref="RowsSpreadOverSets"/>); otherwise it is packed once and shared, the
+/// threads claiming pieces of it in order (row groups × slices) and flagging each when packed; a kernel call waits
+/// only for the piece it reads, so no thread waits for the whole of x. The items (row task, weight panel) are cut into one contiguous range per thread: each thread takes its
 /// own from the front, then steals single items from the end of the fullest other range, so a thread that starts late
 /// or that the machine slows for a while (another guest, an interrupt) leaves its work to the others, and a call ends
 /// at most about one panel apart on the threads. Each thread streams its panels of the weight once and reuses each over
@@ -135,6 +136,12 @@ internal static unsafe class PackedGemm
     /// </summary>
     public static bool StreamPrefetch { get; set; } = true;
 
+    /// <summary>
+    /// Whether the few-rows plan reads x in place with the family's row-major kernels (<see cref="GemmDriver.RowKernels"/>,
+    /// AVX-512) instead of packing it first; families without them always pack. Settable for measurement.
+    /// </summary>
+    public static bool RowMajorA { get; set; } = true;
+
     /// <summary>Row tasks per thread wanted; fewer row tasks than this take the few-rows plan.</summary>
     private const int TasksPerThread = 2;
 
@@ -162,10 +169,15 @@ internal static unsafe class PackedGemm
             else RowTaskBody(&a, 0, 0, mTasks);
             return;
         }
-        // Few rows: x packed once into slices (slice at pc: M-panels × kc at pc·MP·MR), shared by every item.
-        a.SharedA = (t_sharedA ??= new GemmDriver.NativeBuffer()).Get((long)mPanels * mr * w.K);
-        a.Groups = (mPanels + PackPanels - 1) / PackPanels;
-        a.Pieces = a.Groups * ((w.K + w.KcStep - 1) / w.KcStep);
+        // Few rows: x read in place by the row-major kernels, or else packed once into slices (slice at pc: M-panels × kc
+        // at pc·MP·MR), shared by every item.
+        a.RowMajor = RowMajorA && a.Kernel.Rows.Available && RowsSpreadOverSets(w.K, mr);
+        if (!a.RowMajor)
+        {
+            a.SharedA = (t_sharedA ??= new GemmDriver.NativeBuffer()).Get((long)mPanels * mr * w.K);
+            a.Groups = (mPanels + PackPanels - 1) / PackPanels;
+            a.Pieces = a.Groups * ((w.K + w.KcStep - 1) / w.KcStep);
+        }
         a.Items = a.MTasks * a.Panels;
         a.Threads = par.Threads;
         int* packed = stackalloc int[a.Pieces];
@@ -180,6 +192,23 @@ internal static unsafe class PackedGemm
         par.For(par.Threads, 1, &WorkerBody, &a);
     }
 
+    /// <summary>
+    /// Whether MR rows of a row-major x, K floats apart, fall in at most 4 of each L1d set (64 sets of 64 B in the x86
+    /// L1d of Zen 3 to 5 and recent Intel cores: addresses 4 KiB apart share a set). The row-major kernel streams the
+    /// MR rows at once; at K = 3072 all 14 rows share one 8-way set and it ran 19–24 % slower than the packed x, at
+    /// K = 768 (4 rows a set) 1–6 % faster (<c>linear --cold --versus 768:240:packed</c>, docs/benchmarks.md).
+    /// </summary>
+    internal static bool RowsSpreadOverSets(int k, int mr)
+    {
+        const int Sets = 64, Line = 64, MostPerSet = 4;
+        Span<int> count = stackalloc int[Sets];
+        for (int r = 0; r < mr; r++)
+        {
+            if (++count[(int)((long)r * k * sizeof(float) / Line % Sets)] > MostPerSet) return false;
+        }
+        return true;
+    }
+
     private struct Args
     {
         public float* X, Y, Bias, B, SharedA;
@@ -192,6 +221,9 @@ internal static unsafe class PackedGemm
         public int NextPiece;
         public int* Packed;
         public long* Ranges;
+
+        // the few-rows plan reads x in place (no pieces to pack)
+        public bool RowMajor;
     }
 
     private static void RowTaskBody(void* p, int chunk, long start, long end)
@@ -315,8 +347,8 @@ internal static unsafe class PackedGemm
         int pm0 = (int)((long)mi * a.MPanels / a.MTasks), pm1 = (int)((long)(mi + 1) * a.MPanels / a.MTasks);
         int i0 = pm0 * mr, mc = Math.Min(pm1 * mr, a.M) - i0;
         if (mc <= 0 || q1 <= q0) return;
-        bool shared = a.SharedA != null;
-        float* packedA = shared ? null : (t_packA ??= new GemmDriver.NativeBuffer()).Get((long)(pm1 - pm0) * mr * a.KcStep);
+        bool shared = a.SharedA != null, rowMajor = a.RowMajor;
+        float* packedA = shared || rowMajor ? null : (t_packA ??= new GemmDriver.NativeBuffer()).Get((long)(pm1 - pm0) * mr * a.KcStep);
         float* tile = stackalloc float[mr * nr];
         for (int pc = 0; pc < a.K; pc += a.KcStep)
         {
@@ -324,7 +356,7 @@ internal static unsafe class PackedGemm
             bool last = pc + kc >= a.K;
             float beta = pc == 0 ? 0f : 1f;
             if (shared) packedA = a.SharedA + (nint)pc * a.MPanels * mr + (nint)i0 * kc;
-            else GemmPacking.PackA(false, a.X, a.K, i0, pc, mc, kc, mr, packedA);
+            else if (!rowMajor) GemmPacking.PackA(false, a.X, a.K, i0, pc, mc, kc, mr, packedA);
             float* slice = a.B + (nint)pc * a.Panels * nr;
             // The next B panel (in this slice, the first of the next slice, or the first of the next likely item) is
             // prefetched into L2 in pieces while this one is used: packed weights come from memory (the model's do not
@@ -348,13 +380,16 @@ internal static unsafe class PackedGemm
                     int rows = Math.Min(mr, mc - ir);
                     float* c = cStrip + (nint)ir * a.N;
                     if (shared) AwaitPiece(ref a, pc, pm0 + (ir / mr));
+                    // row-major: this row panel's rows of x at column pc, read in place
+                    float* xRows = rowMajor ? a.X + (nint)(i0 + ir) * a.K + pc : null;
                     if (StreamPrefetch && a.Kernel.Stream != null && cols == nr && rows == mr)
                     {
                         // the kernel prefetches kc / StreamSteps lines spread over its loop; they stay inside the next panel
                         long lines = kc / a.Kernel.StreamSteps;
                         byte* pf = nextPanel != null ? nextPanel + Math.Min(line, panelLines - lines) * 64 : (byte*)bPanel;
                         line += lines;
-                        a.Kernel.Stream(kc, packedA + (nint)ir * kc, bPanel, c, a.N, 1f, beta, pf);
+                        if (rowMajor) a.Kernel.Rows.Full(kc, xRows, a.K, bPanel, c, a.N, 1f, beta, pf);
+                        else a.Kernel.Stream(kc, packedA + (nint)ir * kc, bPanel, c, a.N, 1f, beta, pf);
                     }
                     else
                     {
@@ -362,7 +397,8 @@ internal static unsafe class PackedGemm
                         {
                             for (long stop = Math.Min(panelLines, line + linesPerCall); line < stop; line++) Sse.Prefetch1(nextPanel + line * 64);
                         }
-                        GemmDriver.KernelTile(a.Kernel, kc, packedA + (nint)ir * kc, bPanel, c, a.N, rows, cols, 1f, beta, tile);
+                        if (rowMajor) GemmDriver.RowsTile(a.Kernel, kc, xRows, a.K, bPanel, c, a.N, rows, cols, beta, tile, (byte*)bPanel);
+                        else GemmDriver.KernelTile(a.Kernel, kc, packedA + (nint)ir * kc, bPanel, c, a.N, rows, cols, 1f, beta, tile);
                     }
                     if (last && a.Bias != null) AddBias(c, a.N, rows, a.Bias + q * nr, cols);
                 }

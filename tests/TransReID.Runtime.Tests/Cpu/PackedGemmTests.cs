@@ -6,7 +6,7 @@ namespace TransReID.Runtime.Tests.Cpu;
 
 /// <summary>
 /// <see cref="PackedGemm"/> (Linear with the weight packed once) against a float64 reference, through every task plan:
-/// serial, column tasks sharing one packed x (few rows), row tasks packing their own rows (many rows), K in several
+/// serial, column tasks sharing one packed x or reading x in place (few rows), row tasks packing their own rows (many rows), K in several
 /// slices, edge tiles in both directions, no bias, one row; every managed kernel family the hardware runs. y starts
 /// as NaN: the first slice must overwrite it. Then <see cref="ConstantWeights"/> through <see cref="CpuBackend"/>: what
 /// is packed, when it is reused, and that a new version or an ended declaration reads the weight as it is.
@@ -108,6 +108,63 @@ public unsafe class PackedGemmTests
             }
         }
     }
+
+    /// <summary>
+    /// The few-rows plan reading x in place with the row-major kernels against packing x first: bit for bit equal (the
+    /// same FMAs over k per element), for every row count of the last row panel (the 4-, 2- and 1-row kernels in turn),
+    /// a partial last column panel (through the scratch tile), K in one slice or three, and M = 1.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(RowMajorCases))]
+    public void Few_rows_plan_reading_x_in_place_equals_packing_it(int m, int n, int k)
+    {
+        if (!GemmDriver.Micro(GemmDriver.BestKernel).Rows.Available) Assert.Skip("the row-major kernels are AVX-512 ones");
+        var par = new CpuParallel(2);
+        var rng = new Random(m * 13 + n + k);
+        float[] x = Values(rng, m * k), w = Values(rng, n * k), b = Values(rng, n), inPlace = new float[m * n], packedX = new float[m * n];
+        Array.Fill(inPlace, float.NaN);
+        Array.Fill(packedX, float.NaN);
+        Assert.True((double)Math.Max(m, 8) * n * k >= GemmDriver.ParallelThreshold, "the case must take a parallel plan");
+        fixed (float* px = x, pw = w, pb = b, pi = inPlace, pp = packedX)
+        {
+            using var packed = new PackedWeight(pw, n, k, GemmDriver.BestKernel, 256, par);
+            PackedGemm.Linear(par, px, m, packed, pb, pi);
+            PackedGemm.RowMajorA = false;
+            try
+            {
+                PackedGemm.Linear(par, px, m, packed, pb, pp);
+            }
+            finally
+            {
+                PackedGemm.RowMajorA = true;
+            }
+        }
+        Assert.Equal(packedX, inPlace);
+        AssertMatches(x, w, b, inPlace, m, n, k, $"x in place {m}×{n}×{k}");
+    }
+
+    public static TheoryData<int, int, int> RowMajorCases()
+    {
+        var data = new TheoryData<int, int, int>();
+        // M = 2·14 + r: every last-panel row count; N = 3072 keeps it parallel at K = 64
+        for (int r = 1; r < 14; r++) data.Add(28 + r, 3072, 64);
+        data.Add(211, 300, 600);
+        data.Add(211, 2304, 768);
+        data.Add(1, 3072, 768);
+        return data;
+    }
+
+    /// <summary>x is read in place only when its 14 rows spread over the L1d sets: K = 768 yes, the aliasing 1024 and 3072 no.</summary>
+    [Theory]
+    [InlineData(768, true)]
+    [InlineData(384, true)]
+    [InlineData(600, true)]
+    [InlineData(64, true)]
+    [InlineData(1024, false)]
+    [InlineData(3072, false)]
+    [InlineData(2048, false)]
+    public void Rows_are_read_in_place_only_when_they_spread_over_the_cache_sets(int k, bool expected) =>
+        Assert.Equal(expected, PackedGemm.RowsSpreadOverSets(k, 14));
 
     [Fact]
     public void Declared_weights_are_packed_once_and_dropped_with_a_new_version()
