@@ -13,6 +13,7 @@ namespace TransReID.Runtime.Tests.Cpu;
 /// Tests that switch the provider, kernel family or parallel threshold hold <see cref="Switch"/>, so they never
 /// interleave. parallel = true cases set the threshold to 0, so even 1×1×1 goes through the threaded path.
 /// </summary>
+[Collection(GlobalGemmSwitches.Name)]
 public class GemmTests
 {
     private const float Eps = 1.1920929e-7f; // float machine epsilon, 2^-23 (float.Epsilon is the smallest denormal)

@@ -11,6 +11,7 @@ namespace TransReID.Runtime.Tests.Cpu;
 /// as NaN: the first slice must overwrite it. Then <see cref="ConstantWeights"/> through <see cref="CpuBackend"/>: what
 /// is packed, when it is reused, and that a new version or an ended declaration reads the weight as it is.
 /// </summary>
+[Collection(GlobalGemmSwitches.Name)]
 public unsafe class PackedGemmTests
 {
     // (m, n, k, kc): one tile; primes across MR/NR; K = 600 in 3 slices of 200 (kc 256); k below the 8-wide transposes;
