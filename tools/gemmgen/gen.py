@@ -6,10 +6,12 @@ ROWS = ["", " + l", " + l * 2", " + l3", " + l * 4", " + l5", " + l3 * 2"]
 def row_address(r):
     return f"{'a0' if r < 7 else 'a7'}{ROWS[r % 7]}"
 
-def kernel(name, vec, width, mr, nv, doc, astep=None, stream=0):
+def kernel(name, vec, width, mr, nv, doc, astep=None, stream=0, late=0):
     # astep: floats of packed A per k step (the packed panel's MR); a kernel for the first mr rows of a wider panel;
     #        0: A is row-major (not packed), its rows lda floats apart (an extra argument after a)
     # stream: an extra argument pf, a byte stream prefetched into L2 one 64-byte line per `stream` k steps, spread over the loop
+    # late: prefetch the C tile `late` k steps before the end of the loop (0: before it), so that the A and B panels
+    #       streaming through L1 during a long slice do not evict it before the store
     rows = astep == 0
     astep = astep or mr
     nr = width*nv
@@ -26,18 +28,26 @@ def kernel(name, vec, width, mr, nv, doc, astep=None, stream=0):
         L.append("        byte* a0 = (byte*)a" + (", a7 = a0 + 7 * l;" if mr > 7 else ";"))
     for r in range(mr):
         L.append("        " + f"{vec}<float> " + ", ".join(f"c{r}_{v} = default" for v in range(nv)) + ";")
-    # Prefetch the C tile (first, middle and last element of each row) so its cache misses overlap the k loop.
-    L.append("        if (Sse.IsSupported)")
-    L.append("        {")
-    L.append(f"            for (int r = 0; r < {mr}; r++)")
-    L.append("            {")
-    L.append("                float* row = c + r * ldc;")
     pf = sorted(set([0, nr//2, nr-1]))
-    L.append("                " + " ".join(f"Sse.Prefetch0(row{' + ' + str(o) if o else ''});" for o in pf))
-    L.append("            }")
-    L.append("        }")
+    def prefetch_c(indent):
+        return [indent + f"for (int r = 0; r < {mr}; r++)", indent + "{", indent + "    float* row = c + r * ldc;",
+                indent + "    " + " ".join(f"Sse.Prefetch0(row{' + ' + str(o) if o else ''});" for o in pf), indent + "}"]
+    if late:
+        # The C tile (first, middle and last element of each row) is prefetched `late` k steps before the store.
+        L.append(f"        int cStep = kc > {late} ? kc - {late} : 0;")
+    else:
+        # Prefetch the C tile (first, middle and last element of each row) so its cache misses overlap the k loop.
+        L.append("        if (Sse.IsSupported)")
+        L.append("        {")
+        L.extend(prefetch_c("            "))
+        L.append("        }")
     L.append("        for (int p = 0; p < kc; p++)")
     L.append("        {")
+    if late:
+        L.append("            if (p == cStep && Sse.IsSupported)")
+        L.append("            {")
+        L.extend(prefetch_c("                "))
+        L.append("            }")
     if stream:
         L.append(f"            if (Sse.IsSupported && (p & {stream - 1}) == 0) Sse.Prefetch1(pf + {64 // stream} * p);")
     L.append("            " + f"{vec}<float> " + ", ".join(f"b{v} = {vec}.Load(b + {v*width})" if v else f"b0 = {vec}.Load(b)" for v in range(nv)) + ";")
@@ -63,4 +73,5 @@ def kernel(name, vec, width, mr, nv, doc, astep=None, stream=0):
     return "\n".join(L)
 print(kernel(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6],
              int(sys.argv[7]) if len(sys.argv) > 7 and sys.argv[7] != "-" else None,  # "-": packed with MR = mr
-             int(sys.argv[8]) if len(sys.argv) > 8 else 0))
+             int(sys.argv[8]) if len(sys.argv) > 8 else 0,
+             int(sys.argv[9]) if len(sys.argv) > 9 else 0))

@@ -11,7 +11,10 @@ namespace TransReID.Runtime.Cpu;
 /// and issues MR·NR/width FMAs into accumulators that stay in registers (14×2 zmm accumulators + 2 B vectors + 1
 /// broadcast = 31 of the 32 AVX-512 registers; the JIT keeps them all in registers, checked with DOTNET_JitDisasm).
 /// Store: beta = 0 writes alpha·acc without reading C (NaN-safe), beta = 1 adds, otherwise alpha·acc + beta·C.
-/// The C tile is prefetched before the k loop so its cache misses overlap the FMAs.
+/// The C tile is prefetched so its cache misses overlap the FMAs: before the k loop, or in the two 14-row streaming
+/// kernels 64 k steps before the store, since over a 768-step slice their A and B panels (43 KB and 96 KB) stream through
+/// the 32 KB L1 and evict a tile prefetched at the start (Embed batch 1 0.8–1.7% faster in 5 of 5 alternating runs,
+/// batch 8 neutral, on a Zen 4 VM, measured against the early variant in <c>profile</c>'s alternation; docs/benchmarks.md).
 /// The tile must be full (MR valid rows, NR valid columns); <see cref="GemmDriver"/> routes edge tiles through a
 /// scratch tile. The <c>…Rows</c> kernels read A row-major in place (row r at a + r·lda, each broadcast one addressing
 /// mode off one of two advancing pointers) instead of packed; in cache the 14-row one ran as fast as the packed kernel

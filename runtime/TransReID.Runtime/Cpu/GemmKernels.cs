@@ -11,7 +11,10 @@ namespace TransReID.Runtime.Cpu;
 /// and issues MR·NR/width FMAs into accumulators that stay in registers (14×2 zmm accumulators + 2 B vectors + 1
 /// broadcast = 31 of the 32 AVX-512 registers; the JIT keeps them all in registers, checked with DOTNET_JitDisasm).
 /// Store: beta = 0 writes alpha·acc without reading C (NaN-safe), beta = 1 adds, otherwise alpha·acc + beta·C.
-/// The C tile is prefetched before the k loop so its cache misses overlap the FMAs.
+/// The C tile is prefetched so its cache misses overlap the FMAs: before the k loop, or in the two 14-row streaming
+/// kernels 64 k steps before the store, since over a 768-step slice their A and B panels (43 KB and 96 KB) stream through
+/// the 32 KB L1 and evict a tile prefetched at the start (Embed batch 1 0.8–1.7% faster in 5 of 5 alternating runs,
+/// batch 8 neutral, on a Zen 4 VM, measured against the early variant in <c>profile</c>'s alternation; docs/benchmarks.md).
 /// The tile must be full (MR valid rows, NR valid columns); <see cref="GemmDriver"/> routes edge tiles through a
 /// scratch tile. The <c>…Rows</c> kernels read A row-major in place (row r at a + r·lda, each broadcast one addressing
 /// mode off one of two advancing pointers) instead of packed; in cache the 14-row one ran as fast as the packed kernel
@@ -50,7 +53,7 @@ internal static unsafe class GemmKernels
     public static void Kernel14x32(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta) =>
         Kernel14x32Stream(kc, a, b, c, ldc, alpha, beta, (byte*)b);
 
-    /// <summary>AVX-512 kernel: MR = 14, NR = 32 (two zmm per row), that also prefetches a stream (pf) into L2, one line per 8 k steps: for packed weights the next panel, spread over the loop instead of issued in bursts.</summary>
+    /// <summary>AVX-512 kernel: MR = 14, NR = 32 (two zmm per row), that also prefetches a stream (pf) into L2, one line per 8 k steps: for packed weights the next panel, spread over the loop instead of issued in bursts; the C tile is prefetched 64 k steps before the store.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Kernel14x32Stream(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta, byte* pf)
     {
@@ -68,16 +71,17 @@ internal static unsafe class GemmKernels
         Vector512<float> c11_0 = default, c11_1 = default;
         Vector512<float> c12_0 = default, c12_1 = default;
         Vector512<float> c13_0 = default, c13_1 = default;
-        if (Sse.IsSupported)
-        {
-            for (int r = 0; r < 14; r++)
-            {
-                float* row = c + r * ldc;
-                Sse.Prefetch0(row); Sse.Prefetch0(row + 16); Sse.Prefetch0(row + 31);
-            }
-        }
+        int cStep = kc > 64 ? kc - 64 : 0;
         for (int p = 0; p < kc; p++)
         {
+            if (p == cStep && Sse.IsSupported)
+            {
+                for (int r = 0; r < 14; r++)
+                {
+                    float* row = c + r * ldc;
+                    Sse.Prefetch0(row); Sse.Prefetch0(row + 16); Sse.Prefetch0(row + 31);
+                }
+            }
             if (Sse.IsSupported && (p & 7) == 0) Sse.Prefetch1(pf + 8 * p);
             Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
             Vector512<float> av = Vector512.Create(a[0]);
@@ -205,16 +209,17 @@ internal static unsafe class GemmKernels
         Vector512<float> c11_0 = default, c11_1 = default;
         Vector512<float> c12_0 = default, c12_1 = default;
         Vector512<float> c13_0 = default, c13_1 = default;
-        if (Sse.IsSupported)
-        {
-            for (int r = 0; r < 14; r++)
-            {
-                float* row = c + r * ldc;
-                Sse.Prefetch0(row); Sse.Prefetch0(row + 16); Sse.Prefetch0(row + 31);
-            }
-        }
+        int cStep = kc > 64 ? kc - 64 : 0;
         for (int p = 0; p < kc; p++)
         {
+            if (p == cStep && Sse.IsSupported)
+            {
+                for (int r = 0; r < 14; r++)
+                {
+                    float* row = c + r * ldc;
+                    Sse.Prefetch0(row); Sse.Prefetch0(row + 16); Sse.Prefetch0(row + 31);
+                }
+            }
             if (Sse.IsSupported && (p & 7) == 0) Sse.Prefetch1(pf + 8 * p);
             Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
             Vector512<float> av = Vector512.Create(*(float*)(a0));
