@@ -28,26 +28,17 @@ def kernel(name, vec, width, mr, nv, doc, astep=None, stream=0, late=0):
         L.append("        byte* a0 = (byte*)a" + (", a7 = a0 + 7 * l;" if mr > 7 else ";"))
     for r in range(mr):
         L.append("        " + f"{vec}<float> " + ", ".join(f"c{r}_{v} = default" for v in range(nv)) + ";")
-    pf = sorted(set([0, nr//2, nr-1]))
-    def prefetch_c(indent):
-        return [indent + f"for (int r = 0; r < {mr}; r++)", indent + "{", indent + "    float* row = c + r * ldc;",
-                indent + "    " + " ".join(f"Sse.Prefetch0(row{' + ' + str(o) if o else ''});" for o in pf), indent + "}"]
+    # The C tile (first, middle and last element of each row) is prefetched so its cache misses overlap the k loop:
+    # before it, or `late` k steps before the store.
+    prefetch = f"PrefetchTile(c, ldc, {mr}, {nr});"
     if late:
-        # The C tile (first, middle and last element of each row) is prefetched `late` k steps before the store.
         L.append(f"        int cStep = kc > {late} ? kc - {late} : 0;")
     else:
-        # Prefetch the C tile (first, middle and last element of each row) so its cache misses overlap the k loop.
-        L.append("        if (Sse.IsSupported)")
-        L.append("        {")
-        L.extend(prefetch_c("            "))
-        L.append("        }")
+        L.append("        " + prefetch)
     L.append("        for (int p = 0; p < kc; p++)")
     L.append("        {")
     if late:
-        L.append("            if (p == cStep && Sse.IsSupported)")
-        L.append("            {")
-        L.extend(prefetch_c("                "))
-        L.append("            }")
+        L.append("            if (p == cStep) " + prefetch)
     if stream:
         L.append(f"            if (Sse.IsSupported && (p & {stream - 1}) == 0) Sse.Prefetch1(pf + {64 // stream} * p);")
     L.append("            " + f"{vec}<float> " + ", ".join(f"b{v} = {vec}.Load(b + {v*width})" if v else f"b0 = {vec}.Load(b)" for v in range(nv)) + ";")

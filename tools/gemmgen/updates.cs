@@ -1,4 +1,15 @@
 {
+    /// <summary>Prefetches a C tile into L1: the first, middle and last element of each of its rows (nr floats, ldc apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchTile(float* c, nint ldc, int rows, int nr)
+    {
+        if (!Sse.IsSupported) return;
+        for (int r = 0; r < rows; r++)
+        {
+            float* row = c + r * ldc;
+            Sse.Prefetch0(row); Sse.Prefetch0(row + nr / 2); Sse.Prefetch0(row + nr - 1);
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Update(float* c, Vector512<float> x, Vector512<float> va, Vector512<float> vb, int mode)

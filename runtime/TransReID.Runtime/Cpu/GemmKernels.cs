@@ -24,6 +24,17 @@ namespace TransReID.Runtime.Cpu;
 /// </summary>
 internal static unsafe class GemmKernels
 {
+    /// <summary>Prefetches a C tile into L1: the first, middle and last element of each of its rows (nr floats, ldc apart).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchTile(float* c, nint ldc, int rows, int nr)
+    {
+        if (!Sse.IsSupported) return;
+        for (int r = 0; r < rows; r++)
+        {
+            float* row = c + r * ldc;
+            Sse.Prefetch0(row); Sse.Prefetch0(row + nr / 2); Sse.Prefetch0(row + nr - 1);
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Update(float* c, Vector512<float> x, Vector512<float> va, Vector512<float> vb, int mode)
@@ -74,14 +85,7 @@ internal static unsafe class GemmKernels
         int cStep = kc > 64 ? kc - 64 : 0;
         for (int p = 0; p < kc; p++)
         {
-            if (p == cStep && Sse.IsSupported)
-            {
-                for (int r = 0; r < 14; r++)
-                {
-                    float* row = c + r * ldc;
-                    Sse.Prefetch0(row); Sse.Prefetch0(row + 16); Sse.Prefetch0(row + 31);
-                }
-            }
+            if (p == cStep) PrefetchTile(c, ldc, 14, 32);
             if (Sse.IsSupported && (p & 7) == 0) Sse.Prefetch1(pf + 8 * p);
             Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
             Vector512<float> av = Vector512.Create(a[0]);
@@ -155,14 +159,7 @@ internal static unsafe class GemmKernels
         Vector512<float> c1_0 = default, c1_1 = default;
         Vector512<float> c2_0 = default, c2_1 = default;
         Vector512<float> c3_0 = default, c3_1 = default;
-        if (Sse.IsSupported)
-        {
-            for (int r = 0; r < 4; r++)
-            {
-                float* row = c + r * ldc;
-                Sse.Prefetch0(row); Sse.Prefetch0(row + 16); Sse.Prefetch0(row + 31);
-            }
-        }
+        PrefetchTile(c, ldc, 4, 32);
         for (int p = 0; p < kc; p++)
         {
             Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
@@ -212,14 +209,7 @@ internal static unsafe class GemmKernels
         int cStep = kc > 64 ? kc - 64 : 0;
         for (int p = 0; p < kc; p++)
         {
-            if (p == cStep && Sse.IsSupported)
-            {
-                for (int r = 0; r < 14; r++)
-                {
-                    float* row = c + r * ldc;
-                    Sse.Prefetch0(row); Sse.Prefetch0(row + 16); Sse.Prefetch0(row + 31);
-                }
-            }
+            if (p == cStep) PrefetchTile(c, ldc, 14, 32);
             if (Sse.IsSupported && (p & 7) == 0) Sse.Prefetch1(pf + 8 * p);
             Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
             Vector512<float> av = Vector512.Create(*(float*)(a0));
@@ -296,14 +286,7 @@ internal static unsafe class GemmKernels
         Vector512<float> c1_0 = default, c1_1 = default;
         Vector512<float> c2_0 = default, c2_1 = default;
         Vector512<float> c3_0 = default, c3_1 = default;
-        if (Sse.IsSupported)
-        {
-            for (int r = 0; r < 4; r++)
-            {
-                float* row = c + r * ldc;
-                Sse.Prefetch0(row); Sse.Prefetch0(row + 16); Sse.Prefetch0(row + 31);
-            }
-        }
+        PrefetchTile(c, ldc, 4, 32);
         for (int p = 0; p < kc; p++)
         {
             Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
@@ -338,14 +321,7 @@ internal static unsafe class GemmKernels
         byte* a0 = (byte*)a;
         Vector512<float> c0_0 = default, c0_1 = default;
         Vector512<float> c1_0 = default, c1_1 = default;
-        if (Sse.IsSupported)
-        {
-            for (int r = 0; r < 2; r++)
-            {
-                float* row = c + r * ldc;
-                Sse.Prefetch0(row); Sse.Prefetch0(row + 16); Sse.Prefetch0(row + 31);
-            }
-        }
+        PrefetchTile(c, ldc, 2, 32);
         for (int p = 0; p < kc; p++)
         {
             Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
@@ -370,14 +346,7 @@ internal static unsafe class GemmKernels
     {
         byte* a0 = (byte*)a;
         Vector512<float> c0_0 = default, c0_1 = default;
-        if (Sse.IsSupported)
-        {
-            for (int r = 0; r < 1; r++)
-            {
-                float* row = c + r * ldc;
-                Sse.Prefetch0(row); Sse.Prefetch0(row + 16); Sse.Prefetch0(row + 31);
-            }
-        }
+        PrefetchTile(c, ldc, 1, 32);
         for (int p = 0; p < kc; p++)
         {
             Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
@@ -400,14 +369,7 @@ internal static unsafe class GemmKernels
         Vector256<float> c1_0 = default, c1_1 = default, c1_2 = default;
         Vector256<float> c2_0 = default, c2_1 = default, c2_2 = default;
         Vector256<float> c3_0 = default, c3_1 = default, c3_2 = default;
-        if (Sse.IsSupported)
-        {
-            for (int r = 0; r < 4; r++)
-            {
-                float* row = c + r * ldc;
-                Sse.Prefetch0(row); Sse.Prefetch0(row + 12); Sse.Prefetch0(row + 23);
-            }
-        }
+        PrefetchTile(c, ldc, 4, 24);
         for (int p = 0; p < kc; p++)
         {
             Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8), b2 = Vector256.Load(b + 16);
@@ -446,14 +408,7 @@ internal static unsafe class GemmKernels
         Vector128<float> c1_0 = default, c1_1 = default;
         Vector128<float> c2_0 = default, c2_1 = default;
         Vector128<float> c3_0 = default, c3_1 = default;
-        if (Sse.IsSupported)
-        {
-            for (int r = 0; r < 4; r++)
-            {
-                float* row = c + r * ldc;
-                Sse.Prefetch0(row); Sse.Prefetch0(row + 4); Sse.Prefetch0(row + 7);
-            }
-        }
+        PrefetchTile(c, ldc, 4, 8);
         for (int p = 0; p < kc; p++)
         {
             Vector128<float> b0 = Vector128.Load(b), b1 = Vector128.Load(b + 4);
