@@ -16,7 +16,7 @@ namespace TransReID.Benchmarks;
 /// </summary>
 internal static unsafe class AttentionBench
 {
-    private const string Usage = "usage: attention [--runs 200] [--warmup 20] [--threads 2] [--tokens 211] [--gemm]";
+    private const string Usage = "usage: attention [--runs 200] [--warmup 20] [--threads 2] [--tokens 211] [--gemm] [--eval]";
 
     private const int Heads = 12, HeadDim = 64;
 
@@ -29,7 +29,7 @@ internal static unsafe class AttentionBench
             return 0;
         }
         string[] known = ["--runs", "--warmup", "--threads", "--tokens"];
-        string? bad = args.Where((x, i) => x != "--gemm" && !known.Contains(x) && (i == 0 || !known.Contains(args[i - 1]))).FirstOrDefault();
+        string? bad = args.Where((x, i) => x != "--gemm" && x != "--eval" && !known.Contains(x) && (i == 0 || !known.Contains(args[i - 1]))).FirstOrDefault();
         int runs = IntOption(args, "--runs", 200, 1), warmup = IntOption(args, "--warmup", 20, 0);
         int threads = IntOption(args, "--threads", 2, 1), tokens = IntOption(args, "--tokens", 211, 1);
         if (bad is not null || runs < 0 || warmup < 0 || threads < 0 || tokens < 0)
@@ -38,6 +38,8 @@ internal static unsafe class AttentionBench
             return 2;
         }
         bool gemm = args.Contains("--gemm");
+        // --eval: what Embed asks for (the probabilities stay in scratch); otherwise what TrainStep asks for
+        bool keepProbs = !args.Contains("--eval");
 
         var paths = new List<AttentionPath>();
         if (gemm) paths.Add(AttentionPath.Gemm);
@@ -45,7 +47,7 @@ internal static unsafe class AttentionBench
         if (CpuAttention.Avx512Supported) paths.Add(AttentionPath.Avx512);
         var par = new CpuParallel(threads);
         Console.WriteLine($"# CPU attention forward, {tokens} tokens, {Heads} heads of {HeadDim}, {threads} threads, wall clock, " +
-            $"median of {runs} rounds after {warmup} (paths in turn each round); load average {System.IO.File.ReadAllText("/proc/loadavg").Trim()}");
+            $"{(keepProbs ? "probs written" : "eval, probs not written")}, median of {runs} rounds after {warmup} (paths in turn each round); load average {System.IO.File.ReadAllText("/proc/loadavg").Trim()}");
         Console.WriteLine();
         Console.WriteLine("| batch | " + string.Join(" | ", paths.Select(p => $"{p} ms")) + " | " +
             string.Join(" | ", paths.Skip(1).Select(p => $"{p} / {paths[0]}")) + " |");
@@ -62,7 +64,7 @@ internal static unsafe class AttentionBench
                 for (int k = 0; k < paths.Count; k++)
                 {
                     long t0 = Stopwatch.GetTimestamp();
-                    CpuAttention.Forward(par, qkv, probs, y, batch, tokens, Heads, HeadDim, 0.125f, keepProbs: true, paths[k]);
+                    CpuAttention.Forward(par, qkv, probs, y, batch, tokens, Heads, HeadDim, 0.125f, keepProbs, paths[k]);
                     if (r >= warmup) times[k].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
                 }
             }
