@@ -15,11 +15,12 @@ namespace TransReID.Benchmarks;
 /// weights constant). All with bias, 2 threads, wall clock, median of the timed rounds. <c>--kc N</c> sets the packed
 /// slice depth, <c>--mc N</c> the packed task rows, <c>--kind</c> the kernel family. <c>--versus KC:MC[:burst]</c> instead
 /// times two packed configurations against each other (the second with prefetch bursts instead of the streaming kernel
-/// when <c>:burst</c>; the few-rows plan packing x instead of reading it in place when <c>:packed</c>), alternating call by call in one process (the only comparison this noisy machine supports).
+/// when <c>:burst</c>; the few-rows plan packing x instead of reading it in place when <c>:packed</c>; x and y with rows 16 floats
+/// longer, as Embed's MLP hidden rows, when <c>:padded</c>), alternating call by call in one process (the only comparison this noisy machine supports).
 /// </summary>
 internal static unsafe class LinearBench
 {
-    private const string Usage = "usage: linear [--runs 15] [--warmup 3] [--kc 256] [--mc 240] [--filter text] [--serial] [--cold] [--versus KC:MC[:burst|:packed]] [--kind 512|256|128]";
+    private const string Usage = "usage: linear [--runs 15] [--warmup 3] [--kc 256] [--mc 240] [--filter text] [--serial] [--cold] [--versus KC:MC[:burst|:packed|:padded]] [--kind 512|256|128]";
 
     private static bool Cold;
 
@@ -49,7 +50,7 @@ internal static unsafe class LinearBench
                 case "--mc" when int.TryParse(value, CultureInfo.InvariantCulture, out int mc) && mc >= 1: PackedGemm.McRows = mc; break;
                 case "--filter" when value is not null: filter = value; break;
                 case "--kind" when GemmBench.ParseKind(value) is { } kind: GemmDriver.KernelKind = kind; break;
-                case "--versus" when value?.Split(':') is [var kcText, var mcText, .. var rest] && rest is [] or ["burst"] or ["packed"]
+                case "--versus" when value?.Split(':') is [var kcText, var mcText, .. var rest] && rest is [] or ["burst"] or ["packed"] or ["padded"]
                     && int.TryParse(kcText, CultureInfo.InvariantCulture, out int vkc) && vkc >= 8
                     && int.TryParse(mcText, CultureInfo.InvariantCulture, out int vmc) && vmc >= 1:
                     versus = (vkc, vmc, rest is [var way] ? way : "");
@@ -100,17 +101,22 @@ internal static unsafe class LinearBench
     /// <summary>
     /// --versus: packed at (Kc, McRows) against packed at (kc2, mc2), call by call alternating; the second with the
     /// prefetch bursts instead of the streaming kernel (<see cref="PackedGemm.StreamPrefetch"/>) when <paramref name="way"/>
-    /// is "burst", packing x in the few-rows plan (<see cref="PackedGemm.RowMajorA"/> off) when it is "packed".
+    /// is "burst", packing x in the few-rows plan (<see cref="PackedGemm.RowMajorA"/> off) when it is "packed", on x and y
+    /// with rows <see cref="PaddedRow"/> floats longer when it is "padded".
     /// </summary>
     private static int Versus(CpuParallel par, int kc2, int mc2, string way2, int runs, int warmup, string filter, bool serial)
     {
         int kc1 = PackedGemm.KcFor(GemmDriver.KernelKind), mc1 = PackedGemm.McRows;
-        bool burst = way2 == "burst", packX = way2 == "packed";
-        Console.WriteLine($"| Linear | M | N | K | KC {kc1}, rows {mc1} GFLOP/s | KC {kc2}, rows {mc2}{(burst ? ", bursts" : packX ? ", x packed" : "")} GFLOP/s | second / first |");
+        bool burst = way2 == "burst", packX = way2 == "packed", padded = way2 == "padded";
+        Console.WriteLine($"| Linear | M | N | K | KC {kc1}, rows {mc1} GFLOP/s | KC {kc2}, rows {mc2}{(burst ? ", bursts" : packX ? ", x packed" : padded ? $", x and y rows {PaddedRow} floats longer" : "")} GFLOP/s | second / first |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
         foreach (var (label, m, n, k) in Shapes(filter))
         {
             float* x = GemmBench.Alloc((long)m * k, 1), b = GemmBench.Alloc(n, 3), y = GemmBench.Alloc((long)m * n, 4);
+            // the same x with each row followed by PaddedRow unused floats (rows spread over the L1d sets)
+            int ldPadded = k + PaddedRow;
+            float* xPadded = GemmBench.Alloc((long)m * ldPadded, 1), yPadded = GemmBench.Alloc((long)m * (n + PaddedRow), 4);
+            for (long r = 0; r < m; r++) new ReadOnlySpan<float>(x + r * k, k).CopyTo(new Span<float>(xPadded + r * ldPadded, k));
             int copies = Copies(n, k);
             var ws = new nint[copies];
             var packs = new PackedWeight[2, copies];
@@ -130,7 +136,8 @@ internal static unsafe class LinearBench
                     PackedGemm.StreamPrefetch = way == 0 || !burst;
                     PackedGemm.RowMajorA = way == 0 || !packX;
                     double start = GemmBench.Now(serial);
-                    PackedGemm.Linear(par, x, m, packs[way, copy], b, y);
+                    if (padded && way == 1) PackedGemm.Linear(par, xPadded, ldPadded, m, packs[way, copy], b, yPadded, n + PaddedRow);
+                    else PackedGemm.Linear(par, x, m, packs[way, copy], b, y);
                     if (round >= 0) seconds[way].Add(GemmBench.Now(serial) - start);
                 }
             }
@@ -146,11 +153,16 @@ internal static unsafe class LinearBench
                 packs[1, c].Dispose();
             }
             NativeMemory.AlignedFree(x);
+            NativeMemory.AlignedFree(xPadded);
+            NativeMemory.AlignedFree(yPadded);
             NativeMemory.AlignedFree(b);
             NativeMemory.AlignedFree(y);
         }
         return 0;
     }
+
+    /// <summary>Floats after each row of x and of y in the padded way of --versus: one 64-byte line (as Embed pads its MLP hidden rows).</summary>
+    private const int PaddedRow = 16;
 
     /// <summary>
     /// Copies of an n × k weight that the calls cycle through: with --cold enough of them (96 MiB in all, 3× the L3 of

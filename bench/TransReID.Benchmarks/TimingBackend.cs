@@ -85,6 +85,12 @@ internal sealed class TimingBackend(IBackend inner) : IBackend
             _inner.Linear(x, w, b, y, m, k, n);
     }
 
+    public void Linear(DevicePtr x, int ldx, DevicePtr w, DevicePtr b, DevicePtr y, int ldy, int m, int k, int n)
+    {
+        using (Time(ByShape ? $"Linear {m}×{n}×{k}" : nameof(Linear)))
+            _inner.Linear(x, ldx, w, b, y, ldy, m, k, n);
+    }
+
     public void LinearBackward(DevicePtr dy, DevicePtr x, DevicePtr w, DevicePtr dx, DevicePtr dw, DevicePtr db, int m, int k, int n, bool accumulateDx)
     {
         using (Time())

@@ -93,11 +93,14 @@ public abstract class BackendBase : IBackend
     // ---- dense layers -------------------------------------------------------------------------------------
 
     /// <inheritdoc/>
-    public void Linear(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int m, int k, int n)
+    public void Linear(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int m, int k, int n) => Linear(x, k, w, b, y, n, m, k, n);
+
+    /// <inheritdoc/>
+    public void Linear(DevicePtr x, int ldx, DevicePtr w, DevicePtr b, DevicePtr y, int ldy, int m, int k, int n)
     {
-        BackendChecks.Linear(x, w, b, y, m, k, n);
+        BackendChecks.Linear(x, ldx, w, b, y, ldy, m, k, n);
         Enter();
-        LinearCore(x, w, b, y, m, k, n);
+        LinearCore(x, ldx, w, b, y, ldy, m, k, n);
     }
 
     /// <inheritdoc/>
@@ -342,7 +345,7 @@ public abstract class BackendBase : IBackend
     protected abstract void ZeroCore(DevicePtr destination, long elements);
     protected abstract void CopyCore(DevicePtr source, DevicePtr destination, long elements);
     protected abstract void SynchronizeCore();
-    protected abstract void LinearCore(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int m, int k, int n);
+    protected abstract void LinearCore(DevicePtr x, int ldx, DevicePtr w, DevicePtr b, DevicePtr y, int ldy, int m, int k, int n);
     protected abstract void LinearBackwardCore(DevicePtr dy, DevicePtr x, DevicePtr w, DevicePtr dx, DevicePtr dw, DevicePtr db, int m, int k, int n, bool accumulateDx);
     protected abstract void PatchEmbedCore(DevicePtr images, DevicePtr cols, DevicePtr w, DevicePtr b, DevicePtr y,
         int batch, int channels, int height, int width, int patch, int strideY, int strideX, int gridY, int gridX, int dim);

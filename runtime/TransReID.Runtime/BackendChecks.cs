@@ -76,11 +76,13 @@ internal static class BackendChecks
     }
 
     /// <summary>Arguments of <see cref="IBackend.Linear"/>.</summary>
-    public static void Linear(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int m, int k, int n)
+    public static void Linear(DevicePtr x, int ldx, DevicePtr w, DevicePtr b, DevicePtr y, int ldy, int m, int k, int n)
     {
         const string op = nameof(IBackend.Linear);
         Positive(m, nameof(m), op); Positive(k, nameof(k), op); Positive(n, nameof(n), op);
         NotNull(x, nameof(x), op); NotNull(w, nameof(w), op); NotNull(y, nameof(y), op);
+        if (ldx < k) throw new ArgumentOutOfRangeException(nameof(ldx), ldx, $"{op}: x's rows must be at least k = {k} floats apart.");
+        if (ldy < n) throw new ArgumentOutOfRangeException(nameof(ldy), ldy, $"{op}: y's rows must be at least n = {n} floats apart.");
     }
 
     /// <summary>Arguments of <see cref="IBackend.LinearBackward"/>.</summary>

@@ -57,6 +57,14 @@ public interface IBackend : IDisposable
     void Linear(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int m, int k, int n);
 
     /// <summary>
+    /// <see cref="Linear(DevicePtr, DevicePtr, DevicePtr, DevicePtr, int, int, int)"/> on row-strided x and y: row i of x
+    /// starts at x + i·<paramref name="ldx"/> (ldx ≥ K) and row i of y at y + i·<paramref name="ldy"/> (ldy ≥ N). The
+    /// columns past K of x are not read and those past N of y are not written. Embed pads the MLP hidden rows this way
+    /// so that the CPU's row-major kernels read them in place (docs/benchmarks.md).
+    /// </summary>
+    void Linear(DevicePtr x, int ldx, DevicePtr w, DevicePtr b, DevicePtr y, int ldy, int m, int k, int n);
+
+    /// <summary>
     /// Backward of <see cref="Linear"/>: dx[M,K] = dy·w (overwritten, or added when <paramref name="accumulateDx"/>;
     /// skipped when dx is null), dw[N,K] += dyᵀ·x, db[N] += Σ_rows dy (skipped when db is null).
     /// </summary>

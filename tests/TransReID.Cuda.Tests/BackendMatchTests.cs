@@ -108,6 +108,25 @@ public abstract class BackendMatchTests(BackendPairFixture pair)
         t.AssertClose(y, "y");
     }
 
+    /// <summary>
+    /// Linear on row-strided x and y (Embed's padded MLP hidden rows): x's padding is NaN (a backend that read it would
+    /// put NaN into y) and y's padding holds values that must stay.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Linear_forward_on_strided_rows(bool bias)
+    {
+        using Twin t = NewTwin();
+        const int m = 37, k = 48, n = 29, ldx = k + 16, ldy = n + 3;
+        float[] xs = Twin.Normal(2, m * ldx);
+        for (int i = 0; i < m; i++) Array.Fill(xs, float.NaN, i * ldx + k, ldx - k);
+        TwinBuffer x = t.Floats(xs), w = t.Floats(Twin.Normal(3, n * k, 0.2f)), b = t.Floats(Twin.Normal(4, n));
+        TwinBuffer y = t.Floats(Twin.Normal(5, m * ldy));
+        t.Run((be, p) => be.Linear(p(x), ldx, p(w), bias ? p(b) : DevicePtr.Null, p(y), ldy, m, k, n));
+        t.AssertClose(y, "y");
+    }
+
     [Theory]
     [InlineData(false, true, true)]
     [InlineData(true, true, true)]

@@ -62,6 +62,26 @@ public class PlannerTests
 
     private static IEnumerable<ArenaPlan> Arenas(ModelPlan p) => new[] { p.Eval, p.Train };
 
+    /// <summary>
+    /// Embed's MLP hidden row stride: a whole number of 64-byte lines from the width on, padded only where 14
+    /// consecutive rows would put more than 4 in one L1d set (ViT-B's 3072 all in one; 1024 and 2048 too).
+    /// </summary>
+    [Theory]
+    [InlineData(3072, 3088)]
+    [InlineData(2048, 2064)]
+    [InlineData(1024, 1040)]
+    [InlineData(768, 768)]
+    [InlineData(64, 64)]
+    [InlineData(120, 128)]
+    [InlineData(1, 16)]
+    public void The_hidden_row_stride_spreads_the_rows_over_the_cache_sets(int hidden, int stride)
+    {
+        Assert.Equal(stride, ModelPlan.HiddenRowStride(hidden));
+        var plan = new ModelPlan(Spec(s => s with { StrideY = 12, StrideX = 12 }));
+        Assert.Equal(3088, plan.Hs);
+        Assert.Equal(3072, plan.Hd);
+    }
+
     [Theory]
     [MemberData(nameof(Cases))]
     public void Arena_buffers_are_aligned_and_inside_their_part(string name)

@@ -18,13 +18,14 @@ public sealed partial class TransReIDGenerator
                 /// <summary>
                 /// Activations of one block (kept for backward in training; reused work buffers in Embed, where
                 /// KeepProbs is false: the attention probabilities need not be written, no backward reads them).
+                /// H and G have rows HiddenStride floats apart: MlpHidden in training, EmbedHiddenStride in Embed.
                 /// </summary>
                 private readonly record struct BlockActs(
                     {{Ptr}} Ln1, {{Ptr}} Mean1, {{Ptr}} Rstd1,
                     {{Ptr}} Qkv, {{Ptr}} Probs, {{Ptr}} Att,
                     {{Ptr}} Ln2, {{Ptr}} Mean2, {{Ptr}} Rstd2,
                     {{Ptr}} H, {{Ptr}} G, {{Ptr}} Branch,
-                    bool KeepProbs);
+                    bool KeepProbs, int HiddenStride);
 
                 /// <summary>Work buffers of a block's backward.</summary>
                 private readonly record struct BlockScratch(
@@ -62,9 +63,10 @@ public sealed partial class TransReIDGenerator
                     _b.Linear(a.Att, P + (pw + L_attn_proj_weight), P + (pw + L_attn_proj_bias), a.Branch, rows, EmbedDim, EmbedDim);
                     _b.Residual(x, a.Branch, dropPath1, xmid, samples, rowLength);
                     _b.LayerNorm(xmid, P + (pw + L_norm2_weight), P + (pw + L_norm2_bias), a.Ln2, a.Mean2, a.Rstd2, rows, EmbedDim, {{Eps(p)}});
-                    _b.Linear(a.Ln2, P + (pw + L_mlp_fc1_weight), P + (pw + L_mlp_fc1_bias), a.H, rows, EmbedDim, MlpHidden);
-                    _b.Gelu(a.H, a.G, (long)rows * MlpHidden);
-                    _b.Linear(a.G, P + (pw + L_mlp_fc2_weight), P + (pw + L_mlp_fc2_bias), a.Branch, rows, MlpHidden, EmbedDim);
+                    _b.Linear(a.Ln2, EmbedDim, P + (pw + L_mlp_fc1_weight), P + (pw + L_mlp_fc1_bias), a.H, a.HiddenStride, rows, EmbedDim, MlpHidden);
+                    // GELU over whole rows of the stride (the padding columns hold no value anyone reads)
+                    _b.Gelu(a.H, a.G, (long)rows * a.HiddenStride);
+                    _b.Linear(a.G, a.HiddenStride, P + (pw + L_mlp_fc2_weight), P + (pw + L_mlp_fc2_bias), a.Branch, EmbedDim, rows, MlpHidden, EmbedDim);
                     _b.Residual(xmid, a.Branch, dropPath2, y, samples, rowLength);
                 }
 
@@ -150,7 +152,7 @@ public sealed partial class TransReIDGenerator
             w.Line($"    Ln1: {F("Ln1")}, Mean1: {F("Mean1")}, Rstd1: {F("Rstd1")},");
             w.Line($"    Qkv: {F("Qkv")}, Probs: {F("Probs")}, Att: {F("Att")},");
             w.Line($"    Ln2: {F("Ln2")}, Mean2: {F("Mean2")}, Rstd2: {F("Rstd2")},");
-            w.Line($"    H: {F("H")}, G: {F("G")}, Branch: branch, KeepProbs: true);");
+            w.Line($"    H: {F("H")}, G: {F("G")}, Branch: branch, KeepProbs: true, HiddenStride: MlpHidden);");
             w.Line();
         }
     }

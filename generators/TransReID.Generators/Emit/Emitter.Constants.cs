@@ -26,6 +26,10 @@ public sealed partial class TransReIDGenerator
             w.Line($"public const int HeadDim = {p.Dh};");
             w.Line($"public const double MlpRatio = {D(s.MlpRatio)};");
             w.Line($"public const int MlpHidden = {p.Hd};");
+            w.Line(p.Hs == p.Hd
+                ? "/// <summary>Floats between the rows of Embed's MLP hidden buffer: MlpHidden (its rows already spread over the CPU's L1d sets).</summary>"
+                : $"/// <summary>Floats between the rows of Embed's MLP hidden buffer: MlpHidden and {p.Hs - p.Hd} more, so that the CPU reads the rows in place.</summary>");
+            w.Line($"public const int EmbedHiddenStride = {p.Hs};");
             w.Line($"public const bool QkvBias = {B(s.QkvBias)};");
             w.Line($"public const double LayerNormEps = {D(s.LayerNormEps)};");
             w.Line($"public const int Cameras = {s.Cameras};");

@@ -58,7 +58,8 @@ public sealed partial class TransReIDGenerator
                 w.Line("// the work buffers every block of Embed reuses (LN2, GELU in place on the LN1 and MLP buffers)");
                 w.Line("var work = new BlockActs(");
                 w.Line("    Ln1: ln, Mean1: mean, Rstd1: rstd, Qkv: qkv, Probs: probs, Att: att,");
-                w.Line("    Ln2: ln, Mean2: mean, Rstd2: rstd, H: h, G: h, Branch: branch, KeepProbs: false);");
+                w.Line("    Ln2: ln, Mean2: mean, Rstd2: rstd, H: h, G: h, Branch: branch, KeepProbs: false,");
+                w.Line("    HiddenStride: EmbedHiddenStride);");
                 foreach (var op in p.EvalOps) EmitEvalOp(w, p, op);
             }
 

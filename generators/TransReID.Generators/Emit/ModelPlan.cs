@@ -36,6 +36,7 @@ internal sealed class ModelPlan
         H = s.Heads;
         Dh = D / H;
         Hd = (int)(D * s.MlpRatio);
+        Hs = HiddenRowStride(Hd);
         C = s.Classes;
         SieRows = ShapeMath.SieRows(s.Cameras, s.Views);
         K = s.Jpm ? s.JpmParts : 0;
@@ -52,6 +53,26 @@ internal sealed class ModelPlan
         BuildTraining();
     }
 
+    /// <summary>
+    /// The row stride of Embed's MLP hidden buffer: the first multiple of 16 floats (a 64-byte line) from
+    /// <paramref name="hidden"/> on at which 14 consecutive rows (the CPU's 14-row kernels) put at most 4 rows in any
+    /// set of a 64-set L1d (addresses 4 KiB apart share a set). At 3072 floats every row falls in one set, so the CPU
+    /// would have to pack fc2's input; 3088 spreads them and fc2 reads it in place (docs/benchmarks.md). The rule is the
+    /// runtime's PackedGemm.RowsSpreadOverSets, which decides at run time (the generator does not reference the runtime;
+    /// PlannerTests and PackedGemmTests pin both at 3088).
+    /// </summary>
+    internal static int HiddenRowStride(int hidden)
+    {
+        const int Rows = 14, Sets = 64, LineFloats = 16, MostPerSet = 4;
+        for (int stride = (hidden + LineFloats - 1) / LineFloats * LineFloats; ; stride += LineFloats)
+        {
+            var count = new int[Sets];
+            bool spread = true;
+            for (int r = 0; r < Rows && spread; r++) spread = ++count[(int)((long)r * stride / LineFloats % Sets)] <= MostPerSet;
+            if (spread) return stride;
+        }
+    }
+
     public ModelSpec Spec { get; }
     public int GridY { get; }
     public int GridX { get; }
@@ -61,6 +82,7 @@ internal sealed class ModelPlan
     public int H { get; }                // attention heads
     public int Dh { get; }               // head width D/H
     public int Hd { get; }               // MLP hidden width
+    public int Hs { get; }               // floats between the rows of Embed's MLP hidden buffer (≥ Hd)
     public int C { get; }                // classes
     public int SieRows { get; }          // rows of the SIE table (0: off)
     public int K { get; }                // JPM parts (0 without JPM)
@@ -305,7 +327,7 @@ internal sealed class ModelPlan
             ["probs"] = (ProbsPerSample, $"attention probabilities ({H} heads)"),
             ["att"] = (r * D, $"attention out (rows, {D})"),
             ["branch"] = (r * D, $"block branch out (rows, {D})"),
-            ["h"] = (r * Hd, $"MLP hidden (rows, {Hd})"),
+            ["h"] = (r * Hs, Hs == Hd ? $"MLP hidden (rows, {Hd})" : $"MLP hidden (rows, {Hd}), rows {Hs} floats apart"),
             ["parts"] = ((long)K * Tp * D, $"JPM parts ({K}·B, {Tp}, {D})"),
             ["tok"] = ((long)Branches * D, $"token 0 per branch ({Branches}, B, {D})"),
             ["att0"] = ((long)Branches * D, "token-0 attention out"),

@@ -79,10 +79,10 @@ public sealed unsafe class CpuBackend : BackendBase
     // ---- dense layers -------------------------------------------------------------------------------------
 
     /// <inheritdoc/>
-    protected override void LinearCore(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int m, int k, int n)
+    protected override void LinearCore(DevicePtr x, int ldx, DevicePtr w, DevicePtr b, DevicePtr y, int ldy, int m, int k, int n)
     {
-        if (_constants.Find(w.F, n, k, _par) is { } packed) PackedGemm.Linear(_par, x.F, m, packed, b.F, y.F);
-        else CpuLinear.Forward(_par, x.F, w.F, b.F, y.F, m, k, n);
+        if (_constants.Find(w.F, n, k, _par) is { } packed) PackedGemm.Linear(_par, x.F, ldx, m, packed, b.F, y.F, ldy);
+        else CpuLinear.Forward(_par, x.F, ldx, w.F, b.F, y.F, ldy, m, k, n);
     }
 
     /// <summary>Linear weights inside a declared range are packed once (on first use) and reused while it stays declared.</summary>

@@ -6,17 +6,21 @@ namespace TransReID.Runtime.Cpu;
 internal static unsafe class CpuLinear
 {
     /// <summary>y[M,N] = x[M,K]·w[N,K]ᵀ + b[N]; b may be null.</summary>
-    public static void Forward(CpuParallel par, float* x, float* w, float* b, float* y, int m, int k, int n)
+    public static void Forward(CpuParallel par, float* x, float* w, float* b, float* y, int m, int k, int n) =>
+        Forward(par, x, k, w, b, y, n, m, k, n);
+
+    /// <summary>y[M,N] = x[M,K]·w[N,K]ᵀ + b[N] with x's rows ldx and y's rows ldy floats apart; b may be null.</summary>
+    public static void Forward(CpuParallel par, float* x, int ldx, float* w, float* b, float* y, int ldy, int m, int k, int n)
     {
         if (b is null)
         {
-            CpuGemm.Sgemm(false, true, m, n, k, 1f, x, k, w, k, 0f, y, n, par.GemmParallel);
+            CpuGemm.Sgemm(false, true, m, n, k, 1f, x, ldx, w, k, 0f, y, ldy, par.GemmParallel);
             return;
         }
         // Broadcast the bias into y (a write-only pass), then let the GEMM accumulate onto it (beta = 1).
-        var a = new FillArgs { Bias = b, Y = y, N = n };
+        var a = new FillArgs { Bias = b, Y = y, N = n, Ldy = ldy };
         par.For(m, Math.Max(1, 32768 / n), &FillBody, &a);
-        CpuGemm.Sgemm(false, true, m, n, k, 1f, x, k, w, k, 1f, y, n, par.GemmParallel);
+        CpuGemm.Sgemm(false, true, m, n, k, 1f, x, ldx, w, k, 1f, y, ldy, par.GemmParallel);
     }
 
     /// <summary>
@@ -38,13 +42,13 @@ internal static unsafe class CpuLinear
     {
         public float* Bias;
         public float* Y;
-        public int N;
+        public int N, Ldy;
     }
 
     private static void FillBody(void* p, int chunk, long start, long end)
     {
         ref FillArgs a = ref *(FillArgs*)p;
         var bias = new ReadOnlySpan<float>(a.Bias, a.N);
-        for (long r = start; r < end; r++) bias.CopyTo(new Span<float>(a.Y + r * a.N, a.N));
+        for (long r = start; r < end; r++) bias.CopyTo(new Span<float>(a.Y + r * a.Ldy, a.N));
     }
 }

@@ -152,15 +152,24 @@ internal static unsafe class PackedGemm
     [ThreadStatic] private static GemmDriver.NativeBuffer? t_sharedA;
 
     /// <summary>y = x·Wᵀ (+ bias when not null); x is [m, w.K] and y [m, w.N], both dense row-major.</summary>
-    public static void Linear(CpuParallel par, float* x, int m, PackedWeight w, float* bias, float* y)
+    public static void Linear(CpuParallel par, float* x, int m, PackedWeight w, float* bias, float* y) =>
+        Linear(par, x, w.K, m, w, bias, y, w.N);
+
+    /// <summary>
+    /// y = x·Wᵀ (+ bias when not null); x is [m, w.K] with rows <paramref name="ldx"/> (≥ w.K) floats apart, y [m, w.N]
+    /// with rows <paramref name="ldy"/> (≥ w.N) floats apart; y's columns past N are not written.
+    /// </summary>
+    public static void Linear(CpuParallel par, float* x, int ldx, int m, PackedWeight w, float* bias, float* y, int ldy)
     {
+        if (ldx < w.K) throw new ArgumentOutOfRangeException(nameof(ldx), ldx, $"x's rows must be at least K = {w.K} floats apart.");
+        if (ldy < w.N) throw new ArgumentOutOfRangeException(nameof(ldy), ldy, $"y's rows must be at least N = {w.N} floats apart.");
         int mr = w.Mr, mPanels = (m + mr - 1) / mr, perTask = Math.Max(1, McRows / mr);
         int mTasks = (mPanels + perTask - 1) / perTask;
         // Parallel when the product is big enough, or the weight alone is (M = 1: the weight's memory traffic).
         bool parallel = par.Threads > 1 && (double)Math.Max(m, 8) * w.N * w.K >= GemmDriver.ParallelThreshold;
         var a = new Args
         {
-            X = x, Y = y, Bias = bias, B = w.Data, M = m, N = w.N, K = w.K, KcStep = w.KcStep, Panels = w.Panels,
+            X = x, Ldx = ldx, Y = y, Ldy = ldy, Bias = bias, B = w.Data, M = m, N = w.N, K = w.K, KcStep = w.KcStep, Panels = w.Panels,
             MPanels = mPanels, MTasks = mTasks, Kernel = GemmDriver.Micro(w.Kind),
         };
         if (!parallel || mTasks >= par.Threads * TasksPerThread)
@@ -171,7 +180,7 @@ internal static unsafe class PackedGemm
         }
         // Few rows: x read in place by the row-major kernels, or else packed once into slices (slice at pc: M-panels × kc
         // at pc·MP·MR), shared by every item.
-        a.RowMajor = RowMajorA && a.Kernel.Rows.Available && RowsSpreadOverSets(w.K, mr);
+        a.RowMajor = RowMajorA && a.Kernel.Rows.Available && RowsSpreadOverSets(ldx, mr);
         if (!a.RowMajor)
         {
             a.SharedA = (t_sharedA ??= new GemmDriver.NativeBuffer()).Get((long)mPanels * mr * w.K);
@@ -193,18 +202,20 @@ internal static unsafe class PackedGemm
     }
 
     /// <summary>
-    /// Whether MR rows of a row-major x, K floats apart, fall in at most 4 of each L1d set (64 sets of 64 B in the x86
-    /// L1d of Zen 3 to 5 and recent Intel cores: addresses 4 KiB apart share a set). The row-major kernel streams the
-    /// MR rows at once; at K = 3072 all 14 rows share one 8-way set and it ran 19–24 % slower than the packed x, at
-    /// K = 768 (4 rows a set) 1–6 % faster (<c>linear --cold --versus 768:240:packed</c>, docs/benchmarks.md).
+    /// Whether MR rows of a row-major x, <paramref name="ld"/> floats apart, fall in at most 4 of each L1d set (64 sets of
+    /// 64 B in the x86 L1d of Zen 3 to 5 and recent Intel cores: addresses 4 KiB apart share a set). The row-major kernel
+    /// streams the MR rows at once; at 3072 floats apart all 14 rows share one 8-way set and it ran 19–24 % slower than
+    /// the packed x, at 768 (4 rows a set) 1–6 % faster (<c>linear --cold --versus 768:240:packed</c>). Embed pads its
+    /// 3072-wide MLP hidden rows to 3088 floats for this (the generator's HiddenRowStride; fc2 then ran 1.03–1.06×
+    /// faster than on packed dense rows, <c>linear --cold --versus 768:240:padded</c>, docs/benchmarks.md).
     /// </summary>
-    internal static bool RowsSpreadOverSets(int k, int mr)
+    internal static bool RowsSpreadOverSets(int ld, int mr)
     {
         const int Sets = 64, Line = 64, MostPerSet = 4;
         Span<int> count = stackalloc int[Sets];
         for (int r = 0; r < mr; r++)
         {
-            if (++count[(int)((long)r * k * sizeof(float) / Line % Sets)] > MostPerSet) return false;
+            if (++count[(int)((long)r * ld * sizeof(float) / Line % Sets)] > MostPerSet) return false;
         }
         return true;
     }
@@ -212,7 +223,7 @@ internal static unsafe class PackedGemm
     private struct Args
     {
         public float* X, Y, Bias, B, SharedA;
-        public int M, N, K, KcStep, Panels, MPanels, MTasks;
+        public int M, N, K, Ldx, Ldy, KcStep, Panels, MPanels, MTasks;
         public GemmDriver.MicroKernel Kernel;
 
         // the few-rows plan: packing pieces (row groups × slices) claimed in order, each flagged when packed; items
@@ -322,7 +333,7 @@ internal static unsafe class PackedGemm
     {
         int mr = a.Kernel.Mr, g = piece % a.Groups, pc = piece / a.Groups * a.KcStep, kc = Math.Min(a.KcStep, a.K - pc);
         int i0 = g * PackPanels * mr, rows = Math.Min(PackPanels * mr, a.M - i0);
-        GemmPacking.PackA(false, a.X, a.K, i0, pc, rows, kc, mr, a.SharedA + (nint)pc * a.MPanels * mr + (nint)i0 * kc);
+        GemmPacking.PackA(false, a.X, a.Ldx, i0, pc, rows, kc, mr, a.SharedA + (nint)pc * a.MPanels * mr + (nint)i0 * kc);
     }
 
     /// <summary>Prefetches into L2 the first weight panel (first slice) of a few-rows item.</summary>
@@ -356,7 +367,7 @@ internal static unsafe class PackedGemm
             bool last = pc + kc >= a.K;
             float beta = pc == 0 ? 0f : 1f;
             if (shared) packedA = a.SharedA + (nint)pc * a.MPanels * mr + (nint)i0 * kc;
-            else if (!rowMajor) GemmPacking.PackA(false, a.X, a.K, i0, pc, mc, kc, mr, packedA);
+            else if (!rowMajor) GemmPacking.PackA(false, a.X, a.Ldx, i0, pc, mc, kc, mr, packedA);
             float* slice = a.B + (nint)pc * a.Panels * nr;
             // The next B panel (in this slice, the first of the next slice, or the first of the next likely item) is
             // prefetched into L2 in pieces while this one is used: packed weights come from memory (the model's do not
@@ -368,7 +379,7 @@ internal static unsafe class PackedGemm
             {
                 int cols = Math.Min(nr, a.N - q * nr);
                 float* bPanel = slice + (nint)q * nr * kc;
-                float* cStrip = a.Y + (nint)i0 * a.N + q * nr;
+                float* cStrip = a.Y + (nint)i0 * a.Ldy + q * nr;
                 byte* nextPanel = null;
                 if (q + 1 < q1) nextPanel = (byte*)(bPanel + (nint)nr * kc);
                 else if (!last) nextPanel = (byte*)(a.B + (nint)(pc + kc) * a.Panels * nr + (nint)q0 * nr * Math.Min(a.KcStep, a.K - pc - kc));
@@ -378,18 +389,18 @@ internal static unsafe class PackedGemm
                 for (int ir = 0; ir < mc; ir += mr)
                 {
                     int rows = Math.Min(mr, mc - ir);
-                    float* c = cStrip + (nint)ir * a.N;
+                    float* c = cStrip + (nint)ir * a.Ldy;
                     if (shared) AwaitPiece(ref a, pc, pm0 + (ir / mr));
                     // row-major: this row panel's rows of x at column pc, read in place
-                    float* xRows = rowMajor ? a.X + (nint)(i0 + ir) * a.K + pc : null;
+                    float* xRows = rowMajor ? a.X + (nint)(i0 + ir) * a.Ldx + pc : null;
                     if (StreamPrefetch && a.Kernel.Stream != null && cols == nr && rows == mr)
                     {
                         // the kernel prefetches kc / StreamSteps lines spread over its loop; they stay inside the next panel
                         long lines = kc / a.Kernel.StreamSteps;
                         byte* pf = nextPanel != null ? nextPanel + Math.Min(line, panelLines - lines) * 64 : (byte*)bPanel;
                         line += lines;
-                        if (rowMajor) a.Kernel.Rows.Full(kc, xRows, a.K, bPanel, c, a.N, 1f, beta, pf);
-                        else a.Kernel.Stream(kc, packedA + (nint)ir * kc, bPanel, c, a.N, 1f, beta, pf);
+                        if (rowMajor) a.Kernel.Rows.Full(kc, xRows, a.Ldx, bPanel, c, a.Ldy, 1f, beta, pf);
+                        else a.Kernel.Stream(kc, packedA + (nint)ir * kc, bPanel, c, a.Ldy, 1f, beta, pf);
                     }
                     else
                     {
@@ -397,10 +408,10 @@ internal static unsafe class PackedGemm
                         {
                             for (long stop = Math.Min(panelLines, line + linesPerCall); line < stop; line++) Sse.Prefetch1(nextPanel + line * 64);
                         }
-                        if (rowMajor) GemmDriver.RowsTile(a.Kernel, kc, xRows, a.K, bPanel, c, a.N, rows, cols, beta, tile, (byte*)bPanel);
-                        else GemmDriver.KernelTile(a.Kernel, kc, packedA + (nint)ir * kc, bPanel, c, a.N, rows, cols, 1f, beta, tile);
+                        if (rowMajor) GemmDriver.RowsTile(a.Kernel, kc, xRows, a.Ldx, bPanel, c, a.Ldy, rows, cols, beta, tile, (byte*)bPanel);
+                        else GemmDriver.KernelTile(a.Kernel, kc, packedA + (nint)ir * kc, bPanel, c, a.Ldy, rows, cols, 1f, beta, tile);
                     }
-                    if (last && a.Bias != null) AddBias(c, a.N, rows, a.Bias + q * nr, cols);
+                    if (last && a.Bias != null) AddBias(c, a.Ldy, rows, a.Bias + q * nr, cols);
                 }
             }
         }

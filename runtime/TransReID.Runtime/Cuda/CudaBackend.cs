@@ -265,16 +265,17 @@ public sealed class CudaBackend : BackendBase, IKernelSpecializer
     // ---- dense layers -------------------------------------------------------------------------------------
 
     /// <inheritdoc/>
-    protected override void LinearCore(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int m, int k, int n)
+    protected override void LinearCore(DevicePtr x, int ldx, DevicePtr w, DevicePtr b, DevicePtr y, int ldy, int m, int k, int n)
     {
         float beta = 0f;
         if (!b.IsNull)
         {
-            Run(Kernel.BiasBroadcast, Launch.GridFor((long)m * n), Launch.Block, [Launch.P(b), Launch.P(y), Launch.L(m), Launch.I(n)]);
+            Run(Kernel.BiasBroadcast, Launch.GridFor((long)m * n), Launch.Block,
+                [Launch.P(b), Launch.P(y), Launch.L(m), Launch.I(n), Launch.I(ldy)]);
             beta = 1f;
         }
 
-        Gemm(false, true, m, n, k, 1f, x, k, w, k, beta, y, n);
+        Gemm(false, true, m, n, k, 1f, x, ldx, w, k, beta, y, ldy);
     }
 
     /// <inheritdoc/>
@@ -314,7 +315,7 @@ public sealed class CudaBackend : BackendBase, IKernelSpecializer
             Launch.P(images), Launch.P(cols), Launch.I(batch), Launch.I(channels), Launch.I(height), Launch.I(width), Launch.I(patch),
             Launch.I(strideY), Launch.I(strideX), Launch.I(gridY), Launch.I(gridX),
         ]);
-        LinearCore(cols, w, b, y, checked((int)rows), colsPerRow, dim);
+        LinearCore(cols, colsPerRow, w, b, y, dim, checked((int)rows), colsPerRow, dim);
     }
 
     /// <inheritdoc/>

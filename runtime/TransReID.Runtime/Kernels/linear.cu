@@ -1,6 +1,7 @@
 // linear.cu: the non-GEMM parts of Linear and PatchEmbed (the GEMMs themselves are cuBLAS, see Cuda/Blas.cs).
 // Ops:
-//   bias_broadcast          forward: y[M,N] = b[N] for every row, before a beta = 1 GEMM adds x . w^T.
+//   bias_broadcast          forward: y[M,N] = b[N] for every row (rows ldy floats apart, ldy >= N; the columns past N
+//                           are not written), before a beta = 1 GEMM adds x . w^T.
 //   bias_grad_partial       backward, stage 1: partial[chunk, n] = sum of dy[r, n] over the chunk's rows
 //                           (or db[n] += that sum directly when there is one chunk).
 //   bias_grad_finish        backward, stage 2: db[n] += sum over chunks, in chunk order.
@@ -8,9 +9,9 @@
 //         rowsPerChunk rows each; bias_grad_finish 1-D grid-stride over N.
 #include "common.cuh"
 
-extern "C" __global__ void bias_broadcast(const float* __restrict__ b, float* __restrict__ y, i64 rows, int n)
+extern "C" __global__ void bias_broadcast(const float* __restrict__ b, float* __restrict__ y, i64 rows, int n, int ldy)
 {
-    TR_GRID_STRIDE(i, rows * n) y[i] = b[i % n];
+    TR_GRID_STRIDE(i, rows * n) y[i / n * ldy + i % n] = b[i % n];
 }
 
 extern "C" __global__ void __launch_bounds__(256) bias_grad_partial(const float* __restrict__ dy, i64 rows, int n, int rowsPerChunk,

@@ -21,6 +21,8 @@ namespace Sample.Models
         public const int HeadDim = 64;
         public const double MlpRatio = 4;
         public const int MlpHidden = 3072;
+        /// <summary>Floats between the rows of Embed's MLP hidden buffer: MlpHidden and 16 more, so that the CPU reads the rows in place.</summary>
+        public const int EmbedHiddenStride = 3088;
         public const bool QkvBias = true;
         public const double LayerNormEps = 1E-06;
         public const int Cameras = 6;
@@ -406,13 +408,13 @@ namespace Sample.Models
         // Probs     per sample  1071376  534252  4 .. 8    attention probabilities (12 heads)
         // Att       per sample   163264  162816  4 .. 8    attention out (rows, 768)
         // Branch    per sample  1605632  162816  4 .. 8    block branch out (rows, 768)
-        // H         per sample  1768448  651264  4 .. 8    MLP hidden (rows, 3072)
+        // H         per sample  1768448  654656  4 .. 8    MLP hidden (rows, 3072), rows 3088 floats apart
         // Att0      per sample   326080    3840  5 .. 8    token-0 attention out
         // Ln0       per sample   329920    3840  5 .. 8    token-0 LayerNorm 2 out
         // H0        per sample   333760   15360  5 .. 8    token-0 MLP hidden
         // Tok       per sample   349120    3840  5 .. 9    token 0 per branch (5, B, 768)
         // Feat      per sample   352960    3840  6 .. 14   features per branch (5, B, 768)
-        // Parts     per sample  2419712  162816  7 .. 8    JPM parts (4·B, 53, 768)
+        // Parts     per sample  2423104  162816  7 .. 8    JPM parts (4·B, 53, 768)
         // Output    per sample        0    3840  10 .. 15  features (B, 3840)
         /// <summary>Offsets (floats) of the embed arena's buffers; see the table above.</summary>
         private static class EmbedArena
@@ -420,7 +422,7 @@ namespace Sample.Models
             /// <summary>Floats of the fixed part, which comes first.</summary>
             internal const long Fixed = 0L;
             /// <summary>Floats per sample of the per-sample part.</summary>
-            internal const long PerSample = 2582528L;
+            internal const long PerSample = 2585920L;
             internal const long Input = 0L;
             internal const long SieIndex = 98304L;
             internal const long Cols = 98320L;
@@ -439,7 +441,7 @@ namespace Sample.Models
             internal const long H0 = 333760L;
             internal const long Tok = 349120L;
             internal const long Feat = 352960L;
-            internal const long Parts = 2419712L;
+            internal const long Parts = 2423104L;
             internal const long Output = 0L;
         }
 
@@ -783,7 +785,8 @@ namespace Sample.Models
             // the work buffers every block of Embed reuses (LN2, GELU in place on the LN1 and MLP buffers)
             var work = new BlockActs(
                 Ln1: ln, Mean1: mean, Rstd1: rstd, Qkv: qkv, Probs: probs, Att: att,
-                Ln2: ln, Mean2: mean, Rstd2: rstd, H: h, G: h, Branch: branch, KeepProbs: false);
+                Ln2: ln, Mean2: mean, Rstd2: rstd, H: h, G: h, Branch: branch, KeepProbs: false,
+                HiddenStride: EmbedHiddenStride);
             _b.Upload(images, input);
             _b.Upload(sieRows, sieIndex);
             // patch embedding: (B, 3, 256, 128) -> (B, 210, 768); grid 21 x 10, stride (12, 12)
@@ -1111,13 +1114,14 @@ namespace Sample.Models
         /// <summary>
         /// Activations of one block (kept for backward in training; reused work buffers in Embed, where
         /// KeepProbs is false: the attention probabilities need not be written, no backward reads them).
+        /// H and G have rows HiddenStride floats apart: MlpHidden in training, EmbedHiddenStride in Embed.
         /// </summary>
         private readonly record struct BlockActs(
             global::TransReID.Runtime.DevicePtr Ln1, global::TransReID.Runtime.DevicePtr Mean1, global::TransReID.Runtime.DevicePtr Rstd1,
             global::TransReID.Runtime.DevicePtr Qkv, global::TransReID.Runtime.DevicePtr Probs, global::TransReID.Runtime.DevicePtr Att,
             global::TransReID.Runtime.DevicePtr Ln2, global::TransReID.Runtime.DevicePtr Mean2, global::TransReID.Runtime.DevicePtr Rstd2,
             global::TransReID.Runtime.DevicePtr H, global::TransReID.Runtime.DevicePtr G, global::TransReID.Runtime.DevicePtr Branch,
-            bool KeepProbs);
+            bool KeepProbs, int HiddenStride);
 
         /// <summary>Work buffers of a block's backward.</summary>
         private readonly record struct BlockScratch(
@@ -1131,7 +1135,7 @@ namespace Sample.Models
             Ln1: slot + BlockSlot.Ln1 * b, Mean1: slot + BlockSlot.Mean1 * b, Rstd1: slot + BlockSlot.Rstd1 * b,
             Qkv: slot + BlockSlot.Qkv * b, Probs: slot + BlockSlot.Probs * b, Att: slot + BlockSlot.Att * b,
             Ln2: slot + BlockSlot.Ln2 * b, Mean2: slot + BlockSlot.Mean2 * b, Rstd2: slot + BlockSlot.Rstd2 * b,
-            H: slot + BlockSlot.H * b, G: slot + BlockSlot.G * b, Branch: branch, KeepProbs: true);
+            H: slot + BlockSlot.H * b, G: slot + BlockSlot.G * b, Branch: branch, KeepProbs: true, HiddenStride: MlpHidden);
 
         /// <summary>The activations kept in a PartSlot at <paramref name="slot"/> (fields at slot + PartSlot.Field · B).</summary>
         private static BlockActs PartSlotActs(
@@ -1139,7 +1143,7 @@ namespace Sample.Models
             Ln1: slot + PartSlot.Ln1 * b, Mean1: slot + PartSlot.Mean1 * b, Rstd1: slot + PartSlot.Rstd1 * b,
             Qkv: slot + PartSlot.Qkv * b, Probs: slot + PartSlot.Probs * b, Att: slot + PartSlot.Att * b,
             Ln2: slot + PartSlot.Ln2 * b, Mean2: slot + PartSlot.Mean2 * b, Rstd2: slot + PartSlot.Rstd2 * b,
-            H: slot + PartSlot.H * b, G: slot + PartSlot.G * b, Branch: branch, KeepProbs: true);
+            H: slot + PartSlot.H * b, G: slot + PartSlot.G * b, Branch: branch, KeepProbs: true, HiddenStride: MlpHidden);
 
         /// <summary>The attention half shared by every block kind: a.Ln1 = LN1(x), a.Qkv, a.Probs, a.Att (all tokens).</summary>
         private void AttendAll(long pw, global::TransReID.Runtime.DevicePtr x, in BlockActs a,
@@ -1167,9 +1171,10 @@ namespace Sample.Models
             _b.Linear(a.Att, P + (pw + L_attn_proj_weight), P + (pw + L_attn_proj_bias), a.Branch, rows, EmbedDim, EmbedDim);
             _b.Residual(x, a.Branch, dropPath1, xmid, samples, rowLength);
             _b.LayerNorm(xmid, P + (pw + L_norm2_weight), P + (pw + L_norm2_bias), a.Ln2, a.Mean2, a.Rstd2, rows, EmbedDim, 1E-06f);
-            _b.Linear(a.Ln2, P + (pw + L_mlp_fc1_weight), P + (pw + L_mlp_fc1_bias), a.H, rows, EmbedDim, MlpHidden);
-            _b.Gelu(a.H, a.G, (long)rows * MlpHidden);
-            _b.Linear(a.G, P + (pw + L_mlp_fc2_weight), P + (pw + L_mlp_fc2_bias), a.Branch, rows, MlpHidden, EmbedDim);
+            _b.Linear(a.Ln2, EmbedDim, P + (pw + L_mlp_fc1_weight), P + (pw + L_mlp_fc1_bias), a.H, a.HiddenStride, rows, EmbedDim, MlpHidden);
+            // GELU over whole rows of the stride (the padding columns hold no value anyone reads)
+            _b.Gelu(a.H, a.G, (long)rows * a.HiddenStride);
+            _b.Linear(a.G, a.HiddenStride, P + (pw + L_mlp_fc2_weight), P + (pw + L_mlp_fc2_bias), a.Branch, EmbedDim, rows, MlpHidden, EmbedDim);
             _b.Residual(xmid, a.Branch, dropPath2, y, samples, rowLength);
         }
 

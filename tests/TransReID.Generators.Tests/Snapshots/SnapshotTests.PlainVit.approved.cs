@@ -21,6 +21,8 @@ namespace Sample.Models
         public const int HeadDim = 64;
         public const double MlpRatio = 4;
         public const int MlpHidden = 3072;
+        /// <summary>Floats between the rows of Embed's MLP hidden buffer: MlpHidden and 16 more, so that the CPU reads the rows in place.</summary>
+        public const int EmbedHiddenStride = 3088;
         public const bool QkvBias = true;
         public const double LayerNormEps = 1E-06;
         public const int Cameras = 0;
@@ -329,11 +331,11 @@ namespace Sample.Models
         // Probs    per sample   495648  199692  3 .. 4  attention probabilities (12 heads)
         // Att      per sample   695344   99072  3 .. 4  attention out (rows, 768)
         // Branch   per sample   794416   99072  3 .. 4  block branch out (rows, 768)
-        // H        per sample   893488  396288  3 .. 4  MLP hidden (rows, 3072)
-        // Att0     per sample  1289776     768  4       token-0 attention out
-        // Ln0      per sample  1290544     768  4       token-0 LayerNorm 2 out
-        // H0       per sample  1291312    3072  4       token-0 MLP hidden
-        // Tok      per sample  1294384     768  4 .. 5  token 0 per branch (1, B, 768)
+        // H        per sample   893488  398352  3 .. 4  MLP hidden (rows, 3072), rows 3088 floats apart
+        // Att0     per sample  1291840     768  4       token-0 attention out
+        // Ln0      per sample  1292608     768  4       token-0 LayerNorm 2 out
+        // H0       per sample  1293376    3072  4       token-0 MLP hidden
+        // Tok      per sample  1296448     768  4 .. 5  token 0 per branch (1, B, 768)
         // Feat     per sample        0     768  5 .. 6  features per branch (1, B, 768)
         // Bnout    per sample      768     768  6 .. 7  BNNeck outputs per branch
         // Output   per sample        0     768  7 .. 8  features (B, 768)
@@ -343,7 +345,7 @@ namespace Sample.Models
             /// <summary>Floats of the fixed part, which comes first.</summary>
             internal const long Fixed = 0L;
             /// <summary>Floats per sample of the per-sample part.</summary>
-            internal const long PerSample = 1295152L;
+            internal const long PerSample = 1297216L;
             internal const long Input = 0L;
             internal const long Cols = 98304L;
             internal const long Patches = 196608L;
@@ -356,10 +358,10 @@ namespace Sample.Models
             internal const long Att = 695344L;
             internal const long Branch = 794416L;
             internal const long H = 893488L;
-            internal const long Att0 = 1289776L;
-            internal const long Ln0 = 1290544L;
-            internal const long H0 = 1291312L;
-            internal const long Tok = 1294384L;
+            internal const long Att0 = 1291840L;
+            internal const long Ln0 = 1292608L;
+            internal const long H0 = 1293376L;
+            internal const long Tok = 1296448L;
             internal const long Feat = 0L;
             internal const long Bnout = 768L;
             internal const long Output = 0L;
@@ -662,7 +664,8 @@ namespace Sample.Models
             // the work buffers every block of Embed reuses (LN2, GELU in place on the LN1 and MLP buffers)
             var work = new BlockActs(
                 Ln1: ln, Mean1: mean, Rstd1: rstd, Qkv: qkv, Probs: probs, Att: att,
-                Ln2: ln, Mean2: mean, Rstd2: rstd, H: h, G: h, Branch: branch, KeepProbs: false);
+                Ln2: ln, Mean2: mean, Rstd2: rstd, H: h, G: h, Branch: branch, KeepProbs: false,
+                HiddenStride: EmbedHiddenStride);
             _b.Upload(images, input);
             // patch embedding: (B, 3, 256, 128) -> (B, 128, 768); grid 16 x 8, stride (16, 16)
             _b.PatchEmbed(input, cols, P + O_base_patch_embed_proj_weight, P + O_base_patch_embed_proj_bias, patches,
@@ -927,13 +930,14 @@ namespace Sample.Models
         /// <summary>
         /// Activations of one block (kept for backward in training; reused work buffers in Embed, where
         /// KeepProbs is false: the attention probabilities need not be written, no backward reads them).
+        /// H and G have rows HiddenStride floats apart: MlpHidden in training, EmbedHiddenStride in Embed.
         /// </summary>
         private readonly record struct BlockActs(
             global::TransReID.Runtime.DevicePtr Ln1, global::TransReID.Runtime.DevicePtr Mean1, global::TransReID.Runtime.DevicePtr Rstd1,
             global::TransReID.Runtime.DevicePtr Qkv, global::TransReID.Runtime.DevicePtr Probs, global::TransReID.Runtime.DevicePtr Att,
             global::TransReID.Runtime.DevicePtr Ln2, global::TransReID.Runtime.DevicePtr Mean2, global::TransReID.Runtime.DevicePtr Rstd2,
             global::TransReID.Runtime.DevicePtr H, global::TransReID.Runtime.DevicePtr G, global::TransReID.Runtime.DevicePtr Branch,
-            bool KeepProbs);
+            bool KeepProbs, int HiddenStride);
 
         /// <summary>Work buffers of a block's backward.</summary>
         private readonly record struct BlockScratch(
@@ -947,7 +951,7 @@ namespace Sample.Models
             Ln1: slot + BlockSlot.Ln1 * b, Mean1: slot + BlockSlot.Mean1 * b, Rstd1: slot + BlockSlot.Rstd1 * b,
             Qkv: slot + BlockSlot.Qkv * b, Probs: slot + BlockSlot.Probs * b, Att: slot + BlockSlot.Att * b,
             Ln2: slot + BlockSlot.Ln2 * b, Mean2: slot + BlockSlot.Mean2 * b, Rstd2: slot + BlockSlot.Rstd2 * b,
-            H: slot + BlockSlot.H * b, G: slot + BlockSlot.G * b, Branch: branch, KeepProbs: true);
+            H: slot + BlockSlot.H * b, G: slot + BlockSlot.G * b, Branch: branch, KeepProbs: true, HiddenStride: MlpHidden);
 
         /// <summary>The attention half shared by every block kind: a.Ln1 = LN1(x), a.Qkv, a.Probs, a.Att (all tokens).</summary>
         private void AttendAll(long pw, global::TransReID.Runtime.DevicePtr x, in BlockActs a,
@@ -975,9 +979,10 @@ namespace Sample.Models
             _b.Linear(a.Att, P + (pw + L_attn_proj_weight), P + (pw + L_attn_proj_bias), a.Branch, rows, EmbedDim, EmbedDim);
             _b.Residual(x, a.Branch, dropPath1, xmid, samples, rowLength);
             _b.LayerNorm(xmid, P + (pw + L_norm2_weight), P + (pw + L_norm2_bias), a.Ln2, a.Mean2, a.Rstd2, rows, EmbedDim, 1E-06f);
-            _b.Linear(a.Ln2, P + (pw + L_mlp_fc1_weight), P + (pw + L_mlp_fc1_bias), a.H, rows, EmbedDim, MlpHidden);
-            _b.Gelu(a.H, a.G, (long)rows * MlpHidden);
-            _b.Linear(a.G, P + (pw + L_mlp_fc2_weight), P + (pw + L_mlp_fc2_bias), a.Branch, rows, MlpHidden, EmbedDim);
+            _b.Linear(a.Ln2, EmbedDim, P + (pw + L_mlp_fc1_weight), P + (pw + L_mlp_fc1_bias), a.H, a.HiddenStride, rows, EmbedDim, MlpHidden);
+            // GELU over whole rows of the stride (the padding columns hold no value anyone reads)
+            _b.Gelu(a.H, a.G, (long)rows * a.HiddenStride);
+            _b.Linear(a.G, a.HiddenStride, P + (pw + L_mlp_fc2_weight), P + (pw + L_mlp_fc2_bias), a.Branch, EmbedDim, rows, MlpHidden, EmbedDim);
             _b.Residual(xmid, a.Branch, dropPath2, y, samples, rowLength);
         }
 

@@ -23,6 +23,8 @@ partial class Outer
             public const int HeadDim = 8;
             public const double MlpRatio = 2;
             public const int MlpHidden = 64;
+            /// <summary>Floats between the rows of Embed's MLP hidden buffer: MlpHidden (its rows already spread over the CPU's L1d sets).</summary>
+            public const int EmbedHiddenStride = 64;
             public const bool QkvBias = false;
             public const double LayerNormEps = 1E-06;
             public const int Cameras = 3;
@@ -629,7 +631,8 @@ partial class Outer
                 // the work buffers every block of Embed reuses (LN2, GELU in place on the LN1 and MLP buffers)
                 var work = new BlockActs(
                     Ln1: ln, Mean1: mean, Rstd1: rstd, Qkv: qkv, Probs: probs, Att: att,
-                    Ln2: ln, Mean2: mean, Rstd2: rstd, H: h, G: h, Branch: branch, KeepProbs: false);
+                    Ln2: ln, Mean2: mean, Rstd2: rstd, H: h, G: h, Branch: branch, KeepProbs: false,
+                    HiddenStride: EmbedHiddenStride);
                 _b.Upload(images, input);
                 _b.Upload(sieRows, sieIndex);
                 // patch embedding: (B, 3, 40, 24) -> (B, 15, 32); grid 5 x 3, stride (8, 8)
@@ -954,13 +957,14 @@ partial class Outer
             /// <summary>
             /// Activations of one block (kept for backward in training; reused work buffers in Embed, where
             /// KeepProbs is false: the attention probabilities need not be written, no backward reads them).
+            /// H and G have rows HiddenStride floats apart: MlpHidden in training, EmbedHiddenStride in Embed.
             /// </summary>
             private readonly record struct BlockActs(
                 global::TransReID.Runtime.DevicePtr Ln1, global::TransReID.Runtime.DevicePtr Mean1, global::TransReID.Runtime.DevicePtr Rstd1,
                 global::TransReID.Runtime.DevicePtr Qkv, global::TransReID.Runtime.DevicePtr Probs, global::TransReID.Runtime.DevicePtr Att,
                 global::TransReID.Runtime.DevicePtr Ln2, global::TransReID.Runtime.DevicePtr Mean2, global::TransReID.Runtime.DevicePtr Rstd2,
                 global::TransReID.Runtime.DevicePtr H, global::TransReID.Runtime.DevicePtr G, global::TransReID.Runtime.DevicePtr Branch,
-                bool KeepProbs);
+                bool KeepProbs, int HiddenStride);
 
             /// <summary>Work buffers of a block's backward.</summary>
             private readonly record struct BlockScratch(
@@ -974,7 +978,7 @@ partial class Outer
                 Ln1: slot + BlockSlot.Ln1 * b, Mean1: slot + BlockSlot.Mean1 * b, Rstd1: slot + BlockSlot.Rstd1 * b,
                 Qkv: slot + BlockSlot.Qkv * b, Probs: slot + BlockSlot.Probs * b, Att: slot + BlockSlot.Att * b,
                 Ln2: slot + BlockSlot.Ln2 * b, Mean2: slot + BlockSlot.Mean2 * b, Rstd2: slot + BlockSlot.Rstd2 * b,
-                H: slot + BlockSlot.H * b, G: slot + BlockSlot.G * b, Branch: branch, KeepProbs: true);
+                H: slot + BlockSlot.H * b, G: slot + BlockSlot.G * b, Branch: branch, KeepProbs: true, HiddenStride: MlpHidden);
 
             /// <summary>The activations kept in a PartSlot at <paramref name="slot"/> (fields at slot + PartSlot.Field · B).</summary>
             private static BlockActs PartSlotActs(
@@ -982,7 +986,7 @@ partial class Outer
                 Ln1: slot + PartSlot.Ln1 * b, Mean1: slot + PartSlot.Mean1 * b, Rstd1: slot + PartSlot.Rstd1 * b,
                 Qkv: slot + PartSlot.Qkv * b, Probs: slot + PartSlot.Probs * b, Att: slot + PartSlot.Att * b,
                 Ln2: slot + PartSlot.Ln2 * b, Mean2: slot + PartSlot.Mean2 * b, Rstd2: slot + PartSlot.Rstd2 * b,
-                H: slot + PartSlot.H * b, G: slot + PartSlot.G * b, Branch: branch, KeepProbs: true);
+                H: slot + PartSlot.H * b, G: slot + PartSlot.G * b, Branch: branch, KeepProbs: true, HiddenStride: MlpHidden);
 
             /// <summary>The attention half shared by every block kind: a.Ln1 = LN1(x), a.Qkv, a.Probs, a.Att (all tokens).</summary>
             private void AttendAll(long pw, global::TransReID.Runtime.DevicePtr x, in BlockActs a,
@@ -1010,9 +1014,10 @@ partial class Outer
                 _b.Linear(a.Att, P + (pw + L_attn_proj_weight), P + (pw + L_attn_proj_bias), a.Branch, rows, EmbedDim, EmbedDim);
                 _b.Residual(x, a.Branch, dropPath1, xmid, samples, rowLength);
                 _b.LayerNorm(xmid, P + (pw + L_norm2_weight), P + (pw + L_norm2_bias), a.Ln2, a.Mean2, a.Rstd2, rows, EmbedDim, 1E-06f);
-                _b.Linear(a.Ln2, P + (pw + L_mlp_fc1_weight), P + (pw + L_mlp_fc1_bias), a.H, rows, EmbedDim, MlpHidden);
-                _b.Gelu(a.H, a.G, (long)rows * MlpHidden);
-                _b.Linear(a.G, P + (pw + L_mlp_fc2_weight), P + (pw + L_mlp_fc2_bias), a.Branch, rows, MlpHidden, EmbedDim);
+                _b.Linear(a.Ln2, EmbedDim, P + (pw + L_mlp_fc1_weight), P + (pw + L_mlp_fc1_bias), a.H, a.HiddenStride, rows, EmbedDim, MlpHidden);
+                // GELU over whole rows of the stride (the padding columns hold no value anyone reads)
+                _b.Gelu(a.H, a.G, (long)rows * a.HiddenStride);
+                _b.Linear(a.G, a.HiddenStride, P + (pw + L_mlp_fc2_weight), P + (pw + L_mlp_fc2_bias), a.Branch, EmbedDim, rows, MlpHidden, EmbedDim);
                 _b.Residual(xmid, a.Branch, dropPath2, y, samples, rowLength);
             }
 

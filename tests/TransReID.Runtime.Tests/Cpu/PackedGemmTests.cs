@@ -155,7 +155,10 @@ public unsafe class PackedGemmTests
         return data;
     }
 
-    /// <summary>x is read in place only when its 14 rows spread over the L1d sets: K = 768 yes, the aliasing 1024 and 3072 no.</summary>
+    /// <summary>
+    /// x is read in place only when its 14 rows spread over the L1d sets: K = 768 yes, the aliasing 1024 and 3072 no,
+    /// 3072 padded to 3088 (Embed's MLP hidden rows) yes.
+    /// </summary>
     [Theory]
     [InlineData(768, true)]
     [InlineData(384, true)]
@@ -164,6 +167,7 @@ public unsafe class PackedGemmTests
     [InlineData(1024, false)]
     [InlineData(3072, false)]
     [InlineData(2048, false)]
+    [InlineData(3088, true)]
     public void Rows_are_read_in_place_only_when_they_spread_over_the_cache_sets(int k, bool expected) =>
         Assert.Equal(expected, PackedGemm.RowsSpreadOverSets(k, 14));
 
@@ -220,6 +224,70 @@ public unsafe class PackedGemmTests
         AssertMatches(x, w2, b, Run(), m, n, k, "weight outside the range");
         Assert.Equal(0, backend.PackedWeightFloats);
         backend.DeclareConstantWeights(DevicePtr.Null, 0, 0);
+    }
+
+    /// <summary>
+    /// Linear on row-strided x and y (<see cref="IBackend.Linear(DevicePtr, int, DevicePtr, DevicePtr, DevicePtr, int, int, int, int)"/>)
+    /// through <see cref="CpuBackend"/>, with the weight packed once (declared) and read as it is (undeclared): the
+    /// same y as on dense rows, bit for bit, against the float64 reference, and the padding columns of y left as they
+    /// were. The fc2 shape of ViT-B at batch 1 with Embed's padding (3072 + 16) is read in place where the dense rows
+    /// are packed: the row-major kernels and the packed ones agree.
+    /// </summary>
+    [Theory]
+    [InlineData(211, 768, 3072, 16, 0)]
+    [InlineData(211, 3072, 768, 0, 16)]
+    [InlineData(37, 53, 29, 3, 5)]
+    [InlineData(1, 300, 40, 1, 7)]
+    public void Strided_rows_give_the_dense_result_and_leave_the_padding(int m, int n, int k, int padX, int padY)
+    {
+        int ldx = k + padX, ldy = n + padY;
+        using var backend = new CpuBackend(2);
+        var rng = new Random(m + 3 * n + 7 * k);
+        float[] x = Values(rng, m * k), w = Values(rng, n * k), b = Values(rng, n);
+        float[] xs = new float[m * ldx];
+        Array.Fill(xs, float.NaN); // the padding of x is never read
+        for (int i = 0; i < m; i++) Array.Copy(x, i * k, xs, i * ldx, k);
+        using var weights = backend.Allocate(n * k + n);
+        using var bufX = backend.Allocate(m * k);
+        using var bufXs = backend.Allocate(m * ldx);
+        using var bufY = backend.Allocate(m * n);
+        using var bufYs = backend.Allocate(m * ldy);
+        backend.Upload(w, weights.Ptr);
+        backend.Upload(b, weights.Ptr + n * k);
+        backend.Upload(x, bufX.Ptr);
+        backend.Upload(xs, bufXs.Ptr);
+        foreach (bool declared in (bool[])[false, true])
+        {
+            if (declared) backend.DeclareConstantWeights(weights.Ptr, n * k + n, 1);
+            float[] sentinel = new float[m * ldy];
+            Array.Fill(sentinel, 12345f);
+            backend.Upload(sentinel, bufYs.Ptr);
+            backend.Linear(bufX.Ptr, weights.Ptr, weights.Ptr + n * k, bufY.Ptr, m, k, n);
+            backend.Linear(bufXs.Ptr, ldx, weights.Ptr, weights.Ptr + n * k, bufYs.Ptr, ldy, m, k, n);
+            float[] dense = new float[m * n], strided = new float[m * ldy], rows = new float[m * n];
+            backend.Download(bufY.Ptr, dense);
+            backend.Download(bufYs.Ptr, strided);
+            for (int i = 0; i < m; i++)
+            {
+                Array.Copy(strided, i * ldy, rows, i * n, n);
+                for (int j = n; j < ldy; j++) Assert.Equal(12345f, strided[i * ldy + j]);
+            }
+            Assert.Equal(dense, rows);
+            AssertMatches(x, w, b, rows, m, n, k, $"strided {m}×{n}×{k}, ldx {ldx}, ldy {ldy}, declared {declared}");
+            if (declared) Assert.True(backend.PackedWeightFloats >= n * k);
+        }
+        backend.DeclareConstantWeights(DevicePtr.Null, 0, 0);
+    }
+
+    [Fact]
+    public void Rows_closer_than_their_length_are_refused()
+    {
+        using var backend = new CpuBackend(1);
+        using var buf = backend.Allocate(64);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => backend.Linear(buf.Ptr, 3, buf.Ptr, DevicePtr.Null, buf.Ptr, 4, 2, 4, 4));
+        Assert.Equal("ldx", e.ParamName);
+        e = Assert.Throws<ArgumentOutOfRangeException>(() => backend.Linear(buf.Ptr, 4, buf.Ptr, DevicePtr.Null, buf.Ptr, 3, 2, 4, 4));
+        Assert.Equal("ldy", e.ParamName);
     }
 
     private static float[] Values(Random rng, int count)
