@@ -79,11 +79,7 @@ internal sealed class TimingBackend(IBackend inner) : IBackend
     public void DeclareConstantWeights(DevicePtr start, long elements, long version) =>
         _inner.DeclareConstantWeights(start, elements, version);
 
-    public void Linear(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int m, int k, int n)
-    {
-        using (Time(ByShape ? $"Linear {m}×{n}×{k}" : nameof(Linear)))
-            _inner.Linear(x, w, b, y, m, k, n);
-    }
+    public void Linear(DevicePtr x, DevicePtr w, DevicePtr b, DevicePtr y, int m, int k, int n) => Linear(x, k, w, b, y, n, m, k, n);
 
     public void Linear(DevicePtr x, int ldx, DevicePtr w, DevicePtr b, DevicePtr y, int ldy, int m, int k, int n)
     {
