@@ -162,6 +162,12 @@ internal sealed class TimingBackend(IBackend inner) : IBackend
             _inner.Attention(qkv, probs, y, batch, tokens, heads, headDim, scale, keepProbs || KeepProbs);
     }
 
+    public void AttentionQueries(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int queries, int heads, int headDim, float scale)
+    {
+        using (Time())
+            _inner.AttentionQueries(qkv, probs, y, batch, tokens, queries, heads, headDim, scale);
+    }
+
     public void AttentionBackward(DevicePtr dy, DevicePtr qkv, DevicePtr probs, DevicePtr dqkv, DevicePtr scratch, int batch, int tokens, int heads, int headDim, float scale)
     {
         using (Time())

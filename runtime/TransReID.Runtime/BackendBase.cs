@@ -208,9 +208,17 @@ public abstract class BackendBase : IBackend
     /// <inheritdoc/>
     public void Attention(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale, bool keepProbs)
     {
-        BackendChecks.Attention(qkv, probs, y, batch, tokens, heads, headDim, scale);
+        BackendChecks.Attention(qkv, probs, y, batch, tokens, tokens, heads, headDim, scale);
         Enter();
-        AttentionCore(qkv, probs, y, batch, tokens, heads, headDim, scale, keepProbs);
+        AttentionCore(qkv, probs, y, batch, tokens, tokens, heads, headDim, scale, keepProbs);
+    }
+
+    /// <inheritdoc/>
+    public void AttentionQueries(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int queries, int heads, int headDim, float scale)
+    {
+        BackendChecks.Attention(qkv, probs, y, batch, tokens, queries, heads, headDim, scale, nameof(AttentionQueries));
+        Enter();
+        AttentionCore(qkv, probs, y, batch, tokens, queries, heads, headDim, scale, false);
     }
 
     /// <inheritdoc/>
@@ -370,8 +378,9 @@ public abstract class BackendBase : IBackend
         DevicePtr dgamma, DevicePtr dbeta, int rows, int channels, float eps, bool accumulateDx);
     protected abstract void BatchNormBackwardCore(DevicePtr dy, DevicePtr x, DevicePtr gamma, DevicePtr mean, DevicePtr rstd, DevicePtr dx,
         DevicePtr dgamma, DevicePtr dbeta, int rows, int channels, bool accumulateDx);
-    protected abstract void AttentionCore(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale,
-        bool keepProbs);
+    /// <summary>The attention of the first <paramref name="queries"/> (≤ tokens) query rows of each sample: probs [B,H,queries,T], y [B,queries,D].</summary>
+    protected abstract void AttentionCore(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int queries, int heads, int headDim,
+        float scale, bool keepProbs);
     protected abstract void AttentionBackwardCore(DevicePtr dy, DevicePtr qkv, DevicePtr probs, DevicePtr dqkv, DevicePtr scratch,
         int batch, int tokens, int heads, int headDim, float scale);
     protected abstract void GeluCore(DevicePtr x, DevicePtr y, long n);

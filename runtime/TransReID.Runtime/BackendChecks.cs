@@ -194,11 +194,13 @@ internal static class BackendChecks
         NotNull(rstd, nameof(rstd), op); NotNull(dx, nameof(dx), op);
     }
 
-    /// <summary>Arguments of <see cref="IBackend.Attention"/>.</summary>
-    public static void Attention(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale)
+    /// <summary>Arguments of <see cref="IBackend.Attention"/> (queries = tokens) and <see cref="IBackend.AttentionQueries"/>.</summary>
+    public static void Attention(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int queries, int heads, int headDim, float scale,
+        string op = nameof(IBackend.Attention))
     {
-        const string op = nameof(IBackend.Attention);
         Positive(batch, nameof(batch), op); Positive(tokens, nameof(tokens), op); Positive(heads, nameof(heads), op); Positive(headDim, nameof(headDim), op);
+        if (queries < 1 || queries > tokens)
+            throw new ArgumentOutOfRangeException(nameof(queries), queries, $"{op}: queries must be 1 to {tokens} (the tokens).");
         NotNull(qkv, nameof(qkv), op); NotNull(probs, nameof(probs), op); NotNull(y, nameof(y), op);
     }
 

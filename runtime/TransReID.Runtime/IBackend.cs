@@ -139,6 +139,14 @@ public interface IBackend : IDisposable
     /// </summary>
     void Attention(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale, bool keepProbs);
 
+    /// <summary>
+    /// <see cref="Attention"/> for the first <paramref name="queries"/> query rows of each sample only (eval, for the
+    /// blocks whose output is read at token 0): y[B, queries, D] = softmax(scale·Q[:, :queries]·Kᵀ)·V over all
+    /// <paramref name="tokens"/> keys and values of qkv[B,T,3D]. The Q rows at and past queries are not read.
+    /// probs is workspace of B·H·queries·T floats whose contents are unspecified afterwards. No backward.
+    /// </summary>
+    void AttentionQueries(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int queries, int heads, int headDim, float scale);
+
     /// <summary>Backward of <see cref="Attention"/>: dqkv[B,T,3D] overwritten. scratch: at least B·H·T·T floats.</summary>
     void AttentionBackward(DevicePtr dy, DevicePtr qkv, DevicePtr probs, DevicePtr dqkv, DevicePtr scratch,
         int batch, int tokens, int heads, int headDim, float scale);

@@ -281,6 +281,26 @@ public abstract class BackendMatchTests(BackendPairFixture pair)
     }
 
     [Theory]
+    [InlineData(2, 7, 1, 3, 8)]   // batch ≤ heads, token 0 alone (the head blocks)
+    [InlineData(5, 9, 1, 2, 4)]   // batch > heads
+    [InlineData(1, 40, 3, 2, 16)] // a few query rows, more than 32 keys
+    public void Attention_of_the_first_query_rows(int batch, int tokens, int queries, int heads, int headDim)
+    {
+        using Twin t = NewTwin();
+        int d = heads * headDim;
+        float scale = 1f / MathF.Sqrt(headDim);
+        float[] values = Twin.Normal(53, (long)batch * tokens * 3 * d);
+        // the Q rows past the first ones are NaN: reading any of them would show in y
+        for (int b = 0; b < batch; b++)
+            for (int i = queries; i < tokens; i++) Array.Fill(values, float.NaN, (b * tokens + i) * 3 * d, d);
+        TwinBuffer qkv = t.Floats(values);
+        TwinBuffer probs = t.Zeros((long)batch * heads * queries * tokens), y = t.Zeros((long)batch * queries * d);
+        t.Run((be, p) => be.AttentionQueries(p(qkv), p(probs), p(y), batch, tokens, queries, heads, headDim, scale));
+        Assert.DoesNotContain(t.Download(y).Candidate, float.IsNaN);
+        t.AssertClose(y, "y");
+    }
+
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public void Gelu_forward_and_backward(bool inPlace)

@@ -10,6 +10,8 @@ public sealed partial class TransReIDGenerator
         private static void EmitBlocks(SourceWriter w, ModelPlan p)
         {
             string qkvBias(string buf) => p.Spec.QkvBias ? $"{buf} + (pw + L_attn_qkv_bias)" : None;
+            // the K and V rows of the qkv weight and bias (rows D..3D): Q is rows 0..D
+            string kvBias = p.Spec.QkvBias ? "P + (pw + L_attn_qkv_bias + EmbedDim)" : None;
             w.Lines($$"""
                 // ---- one transformer block (pre-norm): x -> x + DropPath(Attn(LN1(x))) -> + DropPath(MLP(LN2(.))) ----
                 // D = {{p.D}}, heads {{p.H}} x {{p.Dh}}, MLP hidden {{p.Hd}}, LayerNorm eps {{D(p.Spec.LayerNormEps)}}, attention scale {{D(1.0 / System.Math.Sqrt(p.Dh))}}
@@ -37,18 +39,6 @@ public sealed partial class TransReIDGenerator
             EmitSlotActs(w, p.BlockSlot);
             if (p.PartSlot is { } parts) EmitSlotActs(w, parts);
             w.Lines($$"""
-                /// <summary>The attention half shared by every block kind: a.Ln1 = LN1(x), a.Qkv, a.Probs, a.Att (all tokens).</summary>
-                private void AttendAll(long pw, {{Ptr}} x, in BlockActs a,
-                    int samples, int tokens)
-                {
-                    var _b = _core.Backend;
-                    {{Ptr}} P = _core.Parameters.Ptr;
-                    int rows = samples * tokens;
-                    _b.LayerNorm(x, P + (pw + L_norm1_weight), P + (pw + L_norm1_bias), a.Ln1, a.Mean1, a.Rstd1, rows, EmbedDim, {{Eps(p)}});
-                    _b.Linear(a.Ln1, P + (pw + L_attn_qkv_weight), {{qkvBias("P")}}, a.Qkv, rows, EmbedDim, 3 * EmbedDim);
-                    _b.Attention(a.Qkv, a.Probs, a.Att, samples, tokens, Heads, HeadDim, {{Scale(p)}}, a.KeepProbs);
-                }
-
                 /// <summary>x (samples, tokens, D) -> y; xmid receives the stream after the attention residual (may equal x, y in eval).</summary>
                 private void BlockForward(long pw,
                     {{Ptr}} x, {{Ptr}} xmid, {{Ptr}} y,
@@ -59,7 +49,10 @@ public sealed partial class TransReIDGenerator
                     {{Ptr}} P = _core.Parameters.Ptr;
                     int rows = samples * tokens;
                     long rowLength = (long)tokens * EmbedDim;
-                    AttendAll(pw, x, a, samples, tokens);
+                    // attention half: a.Ln1 = LN1(x), a.Qkv, a.Probs, a.Att (all tokens)
+                    _b.LayerNorm(x, P + (pw + L_norm1_weight), P + (pw + L_norm1_bias), a.Ln1, a.Mean1, a.Rstd1, rows, EmbedDim, {{Eps(p)}});
+                    _b.Linear(a.Ln1, P + (pw + L_attn_qkv_weight), {{qkvBias("P")}}, a.Qkv, rows, EmbedDim, 3 * EmbedDim);
+                    _b.Attention(a.Qkv, a.Probs, a.Att, samples, tokens, Heads, HeadDim, {{Scale(p)}}, a.KeepProbs);
                     _b.Linear(a.Att, P + (pw + L_attn_proj_weight), P + (pw + L_attn_proj_bias), a.Branch, rows, EmbedDim, EmbedDim);
                     _b.Residual(x, a.Branch, dropPath1, xmid, samples, rowLength);
                     _b.LayerNorm(xmid, P + (pw + L_norm2_weight), P + (pw + L_norm2_bias), a.Ln2, a.Mean2, a.Rstd2, rows, EmbedDim, {{Eps(p)}});
@@ -72,8 +65,8 @@ public sealed partial class TransReIDGenerator
 
                 /// <summary>
                 /// Eval only, for a block whose output is read at token 0 alone (b1, b2, or the last block without JPM):
-                /// LayerNorm, qkv and attention over every token (token 0 attends to all keys and values), then the
-                /// projection, residuals and MLP on token 0 only; y0 receives (samples, D).
+                /// LayerNorm, K and V over every token, Q and the attention of token 0 alone (it attends to all keys and
+                /// values), then the projection, residuals and MLP on token 0 only; y0 receives (samples, D).
                 /// </summary>
                 private void HeadBlockEval(long pw, {{Ptr}} x, in BlockActs a,
                     {{Ptr}} att0, {{Ptr}} ln0, {{Ptr}} h0,
@@ -81,9 +74,17 @@ public sealed partial class TransReIDGenerator
                 {
                     var _b = _core.Backend;
                     {{Ptr}} P = _core.Parameters.Ptr;
-                    long rowLength = (long)tokens * EmbedDim;
-                    AttendAll(pw, x, a, samples, tokens);
-                    _b.CopyRows(a.Att, rowLength, att0, EmbedDim, samples, EmbedDim, 1f, false);
+                    int rows = samples * tokens;
+                    int rowLength = tokens * EmbedDim;
+                    _b.LayerNorm(x, P + (pw + L_norm1_weight), P + (pw + L_norm1_bias), a.Ln1, a.Mean1, a.Rstd1, rows, EmbedDim, {{Eps(p)}});
+                    // K and V of every token (weight rows D..3D) into columns D..3D of a.Qkv
+                    _b.Linear(a.Ln1, EmbedDim, P + (pw + L_attn_qkv_weight + EmbedDim * EmbedDim), {{kvBias}},
+                        a.Qkv + EmbedDim, 3 * EmbedDim, rows, EmbedDim, 2 * EmbedDim);
+                    // Q of token 0 alone (weight rows 0..D): LN1 row 0 of each sample into a.Qkv row 0 of each sample
+                    _b.Linear(a.Ln1, rowLength, P + (pw + L_attn_qkv_weight), {{qkvBias("P")}},
+                        a.Qkv, 3 * rowLength, samples, EmbedDim, EmbedDim);
+                    // token 0 attends to every token -> att0 (samples, D)
+                    _b.AttentionQueries(a.Qkv, a.Probs, att0, samples, tokens, 1, Heads, HeadDim, {{Scale(p)}});
                     _b.CopyRows(x, rowLength, y0, EmbedDim, samples, EmbedDim, 1f, false);
                     _b.Linear(att0, P + (pw + L_attn_proj_weight), P + (pw + L_attn_proj_bias), a.Branch, samples, EmbedDim, EmbedDim);
                     _b.Residual(y0, a.Branch, {{None}}, y0, samples, EmbedDim);

@@ -65,18 +65,32 @@ internal static unsafe class CpuAttention
     /// </summary>
     public static void Forward(CpuParallel par, float* qkv, float* probs, float* y, int batch, int tokens, int heads, int headDim, float scale,
         bool keepProbs) =>
-        Forward(par, qkv, probs, y, batch, tokens, heads, headDim, scale, keepProbs, DefaultPath);
+        Forward(par, qkv, probs, y, batch, tokens, tokens, heads, headDim, scale, keepProbs, DefaultPath);
+
+    /// <summary>
+    /// The attention of the first <paramref name="queries"/> query rows of each sample only (eval, the token-0 head
+    /// blocks): y[B, queries, D] = softmax(scale·Q[:, :queries]·Kᵀ)·V over all <paramref name="tokens"/> keys and
+    /// values; the Q rows at and past queries are not read. probs is workspace ([B,H,queries,T] at most), unspecified
+    /// afterwards. Row for row the same as <see cref="Forward(CpuParallel, float*, float*, float*, int, int, int, int, float, bool)"/>.
+    /// </summary>
+    public static void ForwardQueries(CpuParallel par, float* qkv, float* probs, float* y, int batch, int tokens, int queries, int heads,
+        int headDim, float scale) =>
+        Forward(par, qkv, probs, y, batch, tokens, queries, heads, headDim, scale, false, DefaultPath);
 
     /// <summary>
     /// <see cref="Forward(CpuParallel, float*, float*, float*, int, int, int, int, float, bool)"/> on the path chosen (tests
-    /// and benchmarks compare them); a path this machine cannot run falls back to <see cref="DefaultPath"/>.
+    /// and benchmarks compare them), for the first <paramref name="queries"/> (≤ tokens) query rows of each sample:
+    /// probs [B,H,queries,T] (when kept) and y [B,queries,D]; a path this machine cannot run falls back to
+    /// <see cref="DefaultPath"/>.
     /// </summary>
-    internal static void Forward(CpuParallel par, float* qkv, float* probs, float* y, int batch, int tokens, int heads, int headDim,
-        float scale, bool keepProbs, AttentionPath path)
+    internal static void Forward(CpuParallel par, float* qkv, float* probs, float* y, int batch, int tokens, int queries, int heads,
+        int headDim, float scale, bool keepProbs, AttentionPath path)
     {
+        System.Diagnostics.Debug.Assert(queries >= 1 && queries <= tokens, "1 to tokens query rows (BackendChecks.Attention)");
         var a = new Args
         {
-            Qkv = qkv, Probs = probs, Y = y, Tokens = tokens, Heads = heads, HeadDim = headDim, Scale = scale, KeepProbs = keepProbs,
+            Qkv = qkv, Probs = probs, Y = y, Tokens = tokens, Queries = queries, Heads = heads, HeadDim = headDim, Scale = scale,
+            KeepProbs = keepProbs,
         };
         long pairs = (long)batch * heads;
         if (path > DefaultPath) path = DefaultPath;
@@ -87,7 +101,7 @@ internal static unsafe class CpuAttention
         }
         a.Wide = path == AttentionPath.Avx512;
         int rowBlock = a.Wide ? WideRowBlock : RowBlock;
-        a.RowBlocks = (tokens + rowBlock - 1) / rowBlock;
+        a.RowBlocks = (queries + rowBlock - 1) / rowBlock;
         long fmaPerItem = Math.Max(1, 2L * rowBlock * tokens * headDim);
         par.For(pairs * a.RowBlocks, Math.Max(1, ChunkGrainFma / fmaPerItem), &FusedBody, &a);
     }
@@ -110,6 +124,7 @@ internal static unsafe class CpuAttention
     {
         public float* Qkv, Probs, Y, Dy, DQkv, Scratch;
         public int Tokens, Heads, HeadDim, RowBlocks;
+        public int Queries; // forward: the query rows computed per sample (the first ones; Tokens for the whole attention)
         public float Scale;
         public bool Wide; // the fused pass runs on AVX-512 (WideRowBlock, WidePanel) instead of AVX2
         public bool KeepProbs; // the fused passes write probs (training); otherwise the probabilities stay in their scratch
@@ -118,16 +133,16 @@ internal static unsafe class CpuAttention
     private static void ForwardBody(void* p, int chunk, long start, long end)
     {
         ref Args a = ref *(Args*)p;
-        int t = a.Tokens, dh = a.HeadDim, d = a.Heads * dh, ld = 3 * d;
+        int t = a.Tokens, nq = a.Queries, dh = a.HeadDim, d = a.Heads * dh, ld = 3 * d;
         for (long pair = start; pair < end; pair++)
         {
             long b = pair / a.Heads;
             int h = (int)(pair - b * a.Heads);
             float* q = a.Qkv + b * t * ld + h * dh, k = q + d, v = q + 2 * d;
-            float* pr = a.Probs + pair * t * t;
-            CpuGemm.Sgemm(false, true, t, t, dh, a.Scale, q, ld, k, ld, 0f, pr, t, parallel: false);
-            for (int i = 0; i < t; i++) Softmax(new Span<float>(pr + (long)i * t, t));
-            CpuGemm.Sgemm(false, false, t, dh, t, 1f, pr, t, v, ld, 0f, a.Y + b * t * d + h * dh, d, parallel: false);
+            float* pr = a.Probs + pair * nq * t;
+            CpuGemm.Sgemm(false, true, nq, t, dh, a.Scale, q, ld, k, ld, 0f, pr, t, parallel: false);
+            for (int i = 0; i < nq; i++) Softmax(new Span<float>(pr + (long)i * t, t));
+            CpuGemm.Sgemm(false, false, nq, dh, t, 1f, pr, t, v, ld, 0f, a.Y + b * nq * d + h * dh, d, parallel: false);
         }
     }
 
@@ -166,7 +181,7 @@ internal static unsafe class CpuAttention
     private static void FusedBody(void* p, int chunk, long start, long end)
     {
         ref Args a = ref *(Args*)p;
-        int t = a.Tokens, dh = a.HeadDim, d = a.Heads * dh, ld = 3 * d;
+        int t = a.Tokens, nq = a.Queries, dh = a.HeadDim, d = a.Heads * dh, ld = 3 * d;
         int panel = a.Wide ? WidePanel : Panel, rowBlock = a.Wide ? WideRowBlock : RowBlock;
         int tPanels = (t + panel - 1) / panel, dPanels = (dh + panel - 1) / panel;
         int tPad = tPanels * panel;
@@ -176,7 +191,7 @@ internal static unsafe class CpuAttention
         for (long item = start; item < end; item++)
         {
             long pair = item / a.RowBlocks;
-            int i0 = (int)(item - pair * a.RowBlocks) * rowBlock, mr = Math.Min(rowBlock, t - i0);
+            int i0 = (int)(item - pair * a.RowBlocks) * rowBlock, mr = Math.Min(rowBlock, nq - i0);
             long b = pair / a.Heads;
             int h = (int)(pair - b * a.Heads);
             float* q = a.Qkv + b * t * ld + h * dh;
@@ -187,7 +202,7 @@ internal static unsafe class CpuAttention
                 packed = pair;
             }
             // the block's probabilities: into probs when kept, else in place in the scores scratch (row stride tPad)
-            float* pr = a.KeepProbs ? a.Probs + (pair * t + i0) * t : s, yr = a.Y + (b * t + i0) * d + h * dh;
+            float* pr = a.KeepProbs ? a.Probs + (pair * nq + i0) * t : s, yr = a.Y + (b * nq + i0) * d + h * dh;
             int ldp = a.KeepProbs ? t : tPad;
             if (a.Wide)
             {
@@ -623,7 +638,7 @@ internal static unsafe class CpuAttention
     }
 }
 
-/// <summary>The ways <see cref="CpuAttention.Forward(CpuParallel, float*, float*, float*, int, int, int, int, float, bool, AttentionPath)"/> can run.</summary>
+/// <summary>The ways <see cref="CpuAttention.Forward(CpuParallel, float*, float*, float*, int, int, int, int, int, float, bool, AttentionPath)"/> can run.</summary>
 internal enum AttentionPath
 {
     /// <summary>Per-pair GEMMs through <see cref="CpuGemm.Sgemm"/> and a TensorPrimitives softmax (any CPU).</summary>

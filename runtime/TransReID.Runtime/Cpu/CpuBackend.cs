@@ -159,9 +159,9 @@ public sealed unsafe class CpuBackend : BackendBase
     // ---- attention and MLP --------------------------------------------------------------------------------
 
     /// <inheritdoc/>
-    protected override void AttentionCore(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale,
-        bool keepProbs) =>
-        CpuAttention.Forward(_par, qkv.F, probs.F, y.F, batch, tokens, heads, headDim, scale, keepProbs);
+    protected override void AttentionCore(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int queries, int heads, int headDim,
+        float scale, bool keepProbs) =>
+        CpuAttention.Forward(_par, qkv.F, probs.F, y.F, batch, tokens, queries, heads, headDim, scale, keepProbs, CpuAttention.DefaultPath);
 
     /// <inheritdoc/>
     protected override void AttentionBackwardCore(DevicePtr dy, DevicePtr qkv, DevicePtr probs, DevicePtr dqkv, DevicePtr scratch,

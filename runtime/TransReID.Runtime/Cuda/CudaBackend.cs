@@ -483,20 +483,20 @@ public sealed class CudaBackend : BackendBase, IKernelSpecializer
 
     /// <inheritdoc/>
     /// <remarks>The probabilities are always written: probs is the batched GEMMs' operand (keepProbs changes nothing here).</remarks>
-    protected override void AttentionCore(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int heads, int headDim, float scale,
-        bool keepProbs)
+    protected override void AttentionCore(DevicePtr qkv, DevicePtr probs, DevicePtr y, int batch, int tokens, int queries, int heads, int headDim,
+        float scale, bool keepProbs)
     {
-        int t = tokens, dh = headDim, d = checked(heads * headDim), ld = checked(3 * d);
-        long tt = (long)t * t;
+        int t = tokens, nq = queries, dh = headDim, d = checked(heads * headDim), ld = checked(3 * d);
+        long qt = (long)nq * t;
         var q = new HeadOperand(qkv, (long)t * ld, dh);
         var kk = new HeadOperand(qkv + d, (long)t * ld, dh);
         var v = new HeadOperand(qkv + 2L * d, (long)t * ld, dh);
-        var p = new HeadOperand(probs, heads * tt, tt);
-        var yy = new HeadOperand(y, (long)t * d, dh);
-        HeadGemms(batch, heads, false, true, t, t, dh, scale, q, ld, kk, ld, 0f, p, t);        // S = scale·Q·Kᵀ
-        long rows = (long)batch * heads * t;
+        var p = new HeadOperand(probs, heads * qt, qt);
+        var yy = new HeadOperand(y, (long)nq * d, dh);
+        HeadGemms(batch, heads, false, true, nq, t, dh, scale, q, ld, kk, ld, 0f, p, t);       // S = scale·Q·Kᵀ (the first nq rows)
+        long rows = (long)batch * heads * nq;
         Run(Kernel.SoftmaxForward, Launch.CeilDiv(rows, 8), Launch.Block, [Launch.P(probs), Launch.L(rows), Launch.I(t)]);
-        HeadGemms(batch, heads, false, false, t, dh, t, 1f, p, t, v, ld, 0f, yy, d);            // Y = P·V
+        HeadGemms(batch, heads, false, false, nq, dh, t, 1f, p, t, v, ld, 0f, yy, d);          // Y = P·V
     }
 
     /// <inheritdoc/>

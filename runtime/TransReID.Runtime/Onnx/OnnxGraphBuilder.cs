@@ -186,15 +186,14 @@ public sealed class OnnxGraphBuilder
     }
 
     /// <summary>
-    /// The block whose output is read at token 0 only: LayerNorm, qkv and attention over every token, then the
-    /// projection, residuals and MLP on token 0 → [S, D].
+    /// The block whose output is read at token 0 only: LayerNorm, K and V over every token, Q and the attention of
+    /// token 0 alone, then the projection, residuals and MLP on token 0 → [S, D].
     /// </summary>
     public OnnxValue HeadBlock(string prefix, OnnxValue x, int heads, float eps, bool qkvBias)
     {
         ArgumentNullException.ThrowIfNull(x);
         x.RequireRank(3, "HeadBlock");
-        var att = Attend(prefix, x, heads, eps, qkvBias);
-        var att0 = Token0(att, prefix + "att0");
+        var att0 = AttendToken0(prefix, x, heads, eps, qkvBias);
         var x0 = Token0(x, prefix + "x0");
         var y = Binary("Add", x0, Linear(att0, prefix + "attn.proj", _info.EmbedDim, _info.EmbedDim, true), prefix + "attn_residual0");
         return Binary("Add", y, Mlp(prefix, LayerNorm(y, prefix + "norm2.weight", prefix + "norm2.bias", eps)), prefix + "out0");
@@ -419,6 +418,47 @@ public sealed class OnnxGraphBuilder
         var o = Node("MatMul", prefix + "att_heads", OnnxElementType.Float, [s, heads, t, dh], [probs, v]);
         var ot = Transpose(o, [0, 2, 1, 3], prefix + "att_tokens");
         return Reshape(ot, [0, 0, d], [s, t, d], prefix + "att");
+    }
+
+    /// <summary>
+    /// LN1 over every token, K and V of every token and Q of token 0 (column slices of the one qkv initializer, which
+    /// ONNX Runtime folds at load), softmax(q₀ Kᵀ·scale)·V per head, heads concatenated: [S, D] (before the projection).
+    /// </summary>
+    private OnnxValue AttendToken0(string prefix, OnnxValue x, int heads, float eps, bool qkvBias)
+    {
+        int d = _info.EmbedDim;
+        if (heads < 1 || d % heads != 0) throw new ArgumentException($"{heads} heads do not divide the width {d}", nameof(heads));
+        int dh = d / heads;
+        long s = x.Shape[0], t = x.Shape[1];
+        var ln = LayerNorm(x, prefix + "norm1.weight", prefix + "norm1.bias", eps);
+        var w = WeightTransposed(prefix + "attn.qkv.weight", 3 * d, d);
+        var bias = qkvBias ? Weight(prefix + "attn.qkv.bias", 3 * d) : null;
+        OnnxValue Columns(OnnxValue v, int axis, long from, long to, string hint)
+        {
+            var shape = v.Shape.ToArray();
+            shape[axis] = to - from;
+            return Node("Slice", prefix + hint, v.ElementType, shape,
+                [v, ConstI64([1], [from]), ConstI64([1], [to]), ConstI64([1], [axis])]);
+        }
+        OnnxValue Project(OnnxValue input, long from, long to, string hint)
+        {
+            var shape = input.Shape.Take(input.Rank - 1).Append(to - from).ToArray();
+            var y = Node("MatMul", prefix + hint + "_mm", OnnxElementType.Float, shape, [input, Columns(w, 1, from, to, hint + "_w")]);
+            return bias is null ? y : Binary("Add", y, Columns(bias, 0, from, to, hint + "_b"), prefix + hint);
+        }
+        var kv = Project(ln, d, 3 * d, "kv");
+        var q0 = Project(Token0(ln, prefix + "ln0"), 0, d, "q0");
+        var split = Reshape(kv, [0, 0, 2, heads, dh], [s, t, 2, heads, dh], prefix + "kv_heads");
+        var perHead = Transpose(split, [2, 0, 3, 1, 4], prefix + "kv_per_head");
+        var k = Node("Gather", prefix + "k", OnnxElementType.Float, [s, heads, t, dh], [perHead, ScalarI64(0)], a => a.Add(Int("axis", 0)));
+        var v = Node("Gather", prefix + "v", OnnxElementType.Float, [s, heads, t, dh], [perHead, ScalarI64(1)], a => a.Add(Int("axis", 0)));
+        var q = Reshape(q0, [0, heads, 1, dh], [s, heads, 1, dh], prefix + "q0_heads");
+        var kt = Transpose(k, [0, 1, 3, 2], prefix + "k_t");
+        var scores = Node("MatMul", prefix + "scores0_raw", OnnxElementType.Float, [s, heads, 1, t], [q, kt]);
+        scores = Binary("Mul", scores, ScalarF(1f / MathF.Sqrt(dh)), prefix + "scores0");
+        var probs = Node("Softmax", prefix + "probs0", OnnxElementType.Float, scores.Shape, [scores], a => a.Add(Int("axis", -1)));
+        var o = Node("MatMul", prefix + "att0_heads", OnnxElementType.Float, [s, heads, 1, dh], [probs, v]);
+        return Reshape(o, [0, d], [s, d], prefix + "att0");
     }
 
     /// <summary>fc1, exact GELU 0.5·x·(1 + erf(x/√2)), fc2.</summary>

@@ -988,18 +988,6 @@ partial class Outer
                 Ln2: slot + PartSlot.Ln2 * b, Mean2: slot + PartSlot.Mean2 * b, Rstd2: slot + PartSlot.Rstd2 * b,
                 H: slot + PartSlot.H * b, G: slot + PartSlot.G * b, Branch: branch, KeepProbs: true, HiddenStride: MlpHidden);
 
-            /// <summary>The attention half shared by every block kind: a.Ln1 = LN1(x), a.Qkv, a.Probs, a.Att (all tokens).</summary>
-            private void AttendAll(long pw, global::TransReID.Runtime.DevicePtr x, in BlockActs a,
-                int samples, int tokens)
-            {
-                var _b = _core.Backend;
-                global::TransReID.Runtime.DevicePtr P = _core.Parameters.Ptr;
-                int rows = samples * tokens;
-                _b.LayerNorm(x, P + (pw + L_norm1_weight), P + (pw + L_norm1_bias), a.Ln1, a.Mean1, a.Rstd1, rows, EmbedDim, 1E-06f);
-                _b.Linear(a.Ln1, P + (pw + L_attn_qkv_weight), NoBuffer, a.Qkv, rows, EmbedDim, 3 * EmbedDim);
-                _b.Attention(a.Qkv, a.Probs, a.Att, samples, tokens, Heads, HeadDim, 0.35355338f, a.KeepProbs);
-            }
-
             /// <summary>x (samples, tokens, D) -> y; xmid receives the stream after the attention residual (may equal x, y in eval).</summary>
             private void BlockForward(long pw,
                 global::TransReID.Runtime.DevicePtr x, global::TransReID.Runtime.DevicePtr xmid, global::TransReID.Runtime.DevicePtr y,
@@ -1010,7 +998,10 @@ partial class Outer
                 global::TransReID.Runtime.DevicePtr P = _core.Parameters.Ptr;
                 int rows = samples * tokens;
                 long rowLength = (long)tokens * EmbedDim;
-                AttendAll(pw, x, a, samples, tokens);
+                // attention half: a.Ln1 = LN1(x), a.Qkv, a.Probs, a.Att (all tokens)
+                _b.LayerNorm(x, P + (pw + L_norm1_weight), P + (pw + L_norm1_bias), a.Ln1, a.Mean1, a.Rstd1, rows, EmbedDim, 1E-06f);
+                _b.Linear(a.Ln1, P + (pw + L_attn_qkv_weight), NoBuffer, a.Qkv, rows, EmbedDim, 3 * EmbedDim);
+                _b.Attention(a.Qkv, a.Probs, a.Att, samples, tokens, Heads, HeadDim, 0.35355338f, a.KeepProbs);
                 _b.Linear(a.Att, P + (pw + L_attn_proj_weight), P + (pw + L_attn_proj_bias), a.Branch, rows, EmbedDim, EmbedDim);
                 _b.Residual(x, a.Branch, dropPath1, xmid, samples, rowLength);
                 _b.LayerNorm(xmid, P + (pw + L_norm2_weight), P + (pw + L_norm2_bias), a.Ln2, a.Mean2, a.Rstd2, rows, EmbedDim, 1E-06f);
@@ -1023,8 +1014,8 @@ partial class Outer
 
             /// <summary>
             /// Eval only, for a block whose output is read at token 0 alone (b1, b2, or the last block without JPM):
-            /// LayerNorm, qkv and attention over every token (token 0 attends to all keys and values), then the
-            /// projection, residuals and MLP on token 0 only; y0 receives (samples, D).
+            /// LayerNorm, K and V over every token, Q and the attention of token 0 alone (it attends to all keys and
+            /// values), then the projection, residuals and MLP on token 0 only; y0 receives (samples, D).
             /// </summary>
             private void HeadBlockEval(long pw, global::TransReID.Runtime.DevicePtr x, in BlockActs a,
                 global::TransReID.Runtime.DevicePtr att0, global::TransReID.Runtime.DevicePtr ln0, global::TransReID.Runtime.DevicePtr h0,
@@ -1032,9 +1023,17 @@ partial class Outer
             {
                 var _b = _core.Backend;
                 global::TransReID.Runtime.DevicePtr P = _core.Parameters.Ptr;
-                long rowLength = (long)tokens * EmbedDim;
-                AttendAll(pw, x, a, samples, tokens);
-                _b.CopyRows(a.Att, rowLength, att0, EmbedDim, samples, EmbedDim, 1f, false);
+                int rows = samples * tokens;
+                int rowLength = tokens * EmbedDim;
+                _b.LayerNorm(x, P + (pw + L_norm1_weight), P + (pw + L_norm1_bias), a.Ln1, a.Mean1, a.Rstd1, rows, EmbedDim, 1E-06f);
+                // K and V of every token (weight rows D..3D) into columns D..3D of a.Qkv
+                _b.Linear(a.Ln1, EmbedDim, P + (pw + L_attn_qkv_weight + EmbedDim * EmbedDim), NoBuffer,
+                    a.Qkv + EmbedDim, 3 * EmbedDim, rows, EmbedDim, 2 * EmbedDim);
+                // Q of token 0 alone (weight rows 0..D): LN1 row 0 of each sample into a.Qkv row 0 of each sample
+                _b.Linear(a.Ln1, rowLength, P + (pw + L_attn_qkv_weight), NoBuffer,
+                    a.Qkv, 3 * rowLength, samples, EmbedDim, EmbedDim);
+                // token 0 attends to every token -> att0 (samples, D)
+                _b.AttentionQueries(a.Qkv, a.Probs, att0, samples, tokens, 1, Heads, HeadDim, 0.35355338f);
                 _b.CopyRows(x, rowLength, y0, EmbedDim, samples, EmbedDim, 1f, false);
                 _b.Linear(att0, P + (pw + L_attn_proj_weight), P + (pw + L_attn_proj_bias), a.Branch, samples, EmbedDim, EmbedDim);
                 _b.Residual(y0, a.Branch, NoBuffer, y0, samples, EmbedDim);

@@ -224,18 +224,50 @@ public class AttentionForwardTests
         if (path != AttentionPath.Gemm) Assert.All(eval.Probs, p => Assert.Equal(Guard, p));
     }
 
-    /// <summary>Forward on two threads into guarded buffers (asserts the guards are untouched).</summary>
-    private static unsafe (float[] Probs, float[] Y) Run(float[] qkv, int batch, int t, int heads, int dh, float scale, AttentionPath path,
-        bool keepProbs = true)
+    /// <summary>
+    /// The first query rows alone (the token-0 head blocks): y [B, queries, D] equals those rows of the whole attention
+    /// bit for bit, on every path, and nothing past y's rows or (for the fused paths) in probs is written.
+    /// </summary>
+    [Theory]
+    [InlineData("Avx512", 1, 211, 1, 12, 64)]
+    [InlineData("Avx512", 4, 53, 1, 3, 64)]
+    [InlineData("Avx512", 2, 40, 13, 2, 48)]
+    [InlineData("Avx2", 1, 211, 1, 12, 64)]
+    [InlineData("Avx2", 3, 17, 7, 3, 24)]
+    [InlineData("Gemm", 2, 17, 1, 3, 24)]
+    [InlineData("Gemm", 2, 17, 5, 3, 24)]
+    public void The_first_query_rows_alone_equal_those_rows_of_the_whole_attention(string pathName, int batch, int tokens, int queries,
+        int heads, int headDim)
     {
-        int d = heads * dh;
-        long np = (long)batch * heads * t * t, ny = (long)batch * t * d;
+        var path = Enum.Parse<AttentionPath>(pathName);
+        SkipUnsupported(path);
+        float[] qkv = Random(700 + tokens + queries, (long)batch * tokens * 3 * heads * headDim, 1.5);
+        float scale = 1f / MathF.Sqrt(headDim);
+        int d = heads * headDim;
+        var whole = Run(qkv, batch, tokens, heads, headDim, scale, path, keepProbs: false);
+        // the Q rows that must not be read hold NaN, so that reading one would show in y
+        float[] poisoned = (float[])qkv.Clone();
+        for (int b = 0; b < batch; b++)
+            for (int i = queries; i < tokens; i++)
+                Array.Fill(poisoned, float.NaN, (b * tokens + i) * 3 * d, d);
+        var first = Run(poisoned, batch, tokens, heads, headDim, scale, path, keepProbs: false, queries: queries);
+        for (int b = 0; b < batch; b++)
+            Assert.Equal(whole.Y.AsSpan(b * tokens * d, queries * d).ToArray(), first.Y.AsSpan(b * queries * d, queries * d).ToArray());
+        if (path != AttentionPath.Gemm) Assert.All(first.Probs, p => Assert.Equal(Guard, p));
+    }
+
+    /// <summary>Forward on two threads into guarded buffers (asserts the guards are untouched); y [B, queries, D].</summary>
+    private static unsafe (float[] Probs, float[] Y) Run(float[] qkv, int batch, int t, int heads, int dh, float scale, AttentionPath path,
+        bool keepProbs = true, int queries = 0)
+    {
+        int d = heads * dh, nq = queries == 0 ? t : queries;
+        long np = (long)batch * heads * nq * t, ny = (long)batch * nq * d;
         float[] probs = new float[np + 2 * GuardLength], y = new float[ny + 2 * GuardLength];
         Array.Fill(probs, Guard);
         Array.Fill(y, Guard);
         var par = new CpuParallel(2);
         fixed (float* q = qkv, pp = probs, yp = y)
-            CpuAttention.Forward(par, q, pp + GuardLength, yp + GuardLength, batch, t, heads, dh, scale, keepProbs, path);
+            CpuAttention.Forward(par, q, pp + GuardLength, yp + GuardLength, batch, t, nq, heads, dh, scale, keepProbs, path);
         AssertGuards(probs, GuardLength, "probs");
         AssertGuards(y, GuardLength, "y");
         return (probs.AsSpan(GuardLength, (int)np).ToArray(), y.AsSpan(GuardLength, (int)ny).ToArray());
