@@ -9,7 +9,7 @@ using TransReID.Runtime.Cpu;
 namespace TransReID.Benchmarks;
 
 /// <summary>
-/// <c>attention</c>: ms per call of the CPU attention forward (<see cref="CpuAttention.Forward(CpuParallel, float*, float*, float*, int, int, int, int, int, float, bool, AttentionPath)"/>)
+/// <c>attention</c>: ms per call of the CPU attention forward (<see cref="CpuAttention.Forward"/>)
 /// at the model's shape (211 tokens, 12 heads of 64) for batch 1 and 8, each path this machine runs (the fused AVX2
 /// one, the fused AVX-512 one; <c>--gemm</c> adds the per-pair GEMM fallback) called in turn within one round so load
 /// from other processes hits them alike; wall clock, median over the rounds, 2 threads unless <c>--threads</c>.

@@ -54,36 +54,21 @@ internal static unsafe class CpuAttention
     /// </summary>
     internal static bool Avx512Supported => FusedSupported && Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
 
-    /// <summary>The fastest path this machine runs, the one <see cref="Forward(CpuParallel, float*, float*, float*, int, int, int, int, float, bool)"/> takes.</summary>
+    /// <summary>The fastest path this machine runs, the one the CPU backend passes to <see cref="Forward"/>.</summary>
     internal static AttentionPath DefaultPath =>
         Avx512Supported ? AttentionPath.Avx512 : FusedSupported ? AttentionPath.Avx2 : AttentionPath.Gemm;
 
     /// <summary>
-    /// probs[B,H,T,T] = softmax(scale·Q·Kᵀ); y[B,T,D] = probs·V with heads concatenated. Without
-    /// <paramref name="keepProbs"/> (eval: no backward follows) the fused paths keep each row block's probabilities in
-    /// their L1 scratch and do not write probs, whose contents are then unspecified; y is bit for bit the same.
-    /// </summary>
-    public static void Forward(CpuParallel par, float* qkv, float* probs, float* y, int batch, int tokens, int heads, int headDim, float scale,
-        bool keepProbs) =>
-        Forward(par, qkv, probs, y, batch, tokens, tokens, heads, headDim, scale, keepProbs, DefaultPath);
-
-    /// <summary>
-    /// The attention of the first <paramref name="queries"/> query rows of each sample only (eval, the token-0 head
-    /// blocks): y[B, queries, D] = softmax(scale·Q[:, :queries]·Kᵀ)·V over all <paramref name="tokens"/> keys and
-    /// values; the Q rows at and past queries are not read. probs is workspace ([B,H,queries,T] at most), unspecified
-    /// afterwards. Row for row the same as <see cref="Forward(CpuParallel, float*, float*, float*, int, int, int, int, float, bool)"/>.
-    /// </summary>
-    public static void ForwardQueries(CpuParallel par, float* qkv, float* probs, float* y, int batch, int tokens, int queries, int heads,
-        int headDim, float scale) =>
-        Forward(par, qkv, probs, y, batch, tokens, queries, heads, headDim, scale, false, DefaultPath);
-
-    /// <summary>
-    /// <see cref="Forward(CpuParallel, float*, float*, float*, int, int, int, int, float, bool)"/> on the path chosen (tests
-    /// and benchmarks compare them), for the first <paramref name="queries"/> (≤ tokens) query rows of each sample:
-    /// probs [B,H,queries,T] (when kept) and y [B,queries,D]; a path this machine cannot run falls back to
+    /// probs[B,H,T,T] = softmax(scale·Q·Kᵀ); y[B,T,D] = probs·V with heads concatenated, for the first
+    /// <paramref name="queries"/> (1 to tokens) query rows of each sample: probs [B,H,queries,T] and y [B,queries,D], the
+    /// Q rows at and past queries not read (queries = tokens is the whole attention; fewer serve the eval head blocks,
+    /// whose output is read at token 0). Without <paramref name="keepProbs"/> (eval: no backward follows) the fused paths
+    /// keep each row block's probabilities in their L1 scratch and do not write probs, whose contents are then
+    /// unspecified; y is bit for bit the same, and each row of y the same whatever queries is. Runs on
+    /// <paramref name="path"/> (tests and benchmarks compare them); a path this machine cannot run falls back to
     /// <see cref="DefaultPath"/>.
     /// </summary>
-    internal static void Forward(CpuParallel par, float* qkv, float* probs, float* y, int batch, int tokens, int queries, int heads,
+    public static void Forward(CpuParallel par, float* qkv, float* probs, float* y, int batch, int tokens, int queries, int heads,
         int headDim, float scale, bool keepProbs, AttentionPath path)
     {
         System.Diagnostics.Debug.Assert(queries >= 1 && queries <= tokens, "1 to tokens query rows (BackendChecks.Attention)");
@@ -638,7 +623,7 @@ internal static unsafe class CpuAttention
     }
 }
 
-/// <summary>The ways <see cref="CpuAttention.Forward(CpuParallel, float*, float*, float*, int, int, int, int, int, float, bool, AttentionPath)"/> can run.</summary>
+/// <summary>The ways <see cref="CpuAttention.Forward"/> can run.</summary>
 internal enum AttentionPath
 {
     /// <summary>Per-pair GEMMs through <see cref="CpuGemm.Sgemm"/> and a TensorPrimitives softmax (any CPU).</summary>
