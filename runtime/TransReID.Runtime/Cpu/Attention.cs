@@ -18,10 +18,10 @@ namespace TransReID.Runtime.Cpu;
 /// 6×16 kernel accumulates probs·V into y. The kernels accumulate each dot product in order with FMAs, as the managed
 /// GEMM does, so scores and y match the fallback to the last bit or so. The work items are (pair, row block), so both
 /// threads stay busy even with few pairs, and no call goes through a GEMM's packing or per-call setup.
-/// With AVX-512 (<see cref="Avx512Supported"/>) the same pass runs on 512-bit vectors instead: blocks of
-/// <see cref="WideRowBlock"/> rows, Kᵀ and V in 32-wide panels, one 12×32 kernel (<see cref="Tile512"/>, 24 zmm
-/// accumulators) for both products and a 16-wide softmax with the same exp, so its results equal the AVX2 path's
-/// but for the order of the softmax sum.
+/// With AVX-512 (<see cref="Avx512Supported"/>) the products run on 512-bit vectors instead: blocks of
+/// <see cref="WideRowBlock"/> rows, Kᵀ and V in 32-wide panels, the Linear's row-major 14×32 kernel (28 zmm
+/// accumulators, <see cref="RowsTile"/>) for both products, and the same 8-wide softmax (a 16-wide one ran 0.19 ms a
+/// call slower on Zen 4, docs/benchmarks.md), so its results equal the AVX2 path's.
 /// Without AVX2 + FMA (and for the backward) each pair runs single-threaded GEMMs through <see cref="CpuGemm.Sgemm"/>
 /// and a TensorPrimitives softmax per row, pairs spread over the threads.
 /// </para>
@@ -34,10 +34,10 @@ internal static unsafe class CpuAttention
     /// <summary>Columns per kernel tile (two 8-float vectors; the kernels' NR).</summary>
     private const int Panel = 16;
 
-    /// <summary>Query rows per work item of the AVX-512 path (<see cref="Tile512"/>'s MR).</summary>
-    internal const int WideRowBlock = 12;
+    /// <summary>Query rows per work item of the AVX-512 path (the MR of <see cref="GemmKernels.Kernel14x32Rows"/>).</summary>
+    internal const int WideRowBlock = 14;
 
-    /// <summary>Columns per <see cref="Tile512"/> tile (two 16-float vectors) and width of its packed panels.</summary>
+    /// <summary>Columns per AVX-512 tile (two 16-float vectors) and width of its packed panels.</summary>
     private const int WidePanel = 32;
 
     /// <summary>Multiply-adds worth one parallel chunk at least (a few microseconds of work).</summary>
@@ -210,10 +210,44 @@ internal static unsafe class CpuAttention
         float* probs, int ldp, float* y, int ldy)
     {
         for (int j0 = 0; j0 < tPad; j0 += WidePanel)
-            Tile512(q, ldq, mr, kt + (long)j0 * dh, dh, s + j0, tPad, scale, WidePanel);
-        for (int r = 0; r < mr; r++) SoftmaxRow512(s + (long)r * tPad, t, probs + (long)r * ldp);
+            RowsTile(q, ldq, mr, kt + (long)j0 * dh, dh, s + j0, tPad, scale, WidePanel);
+        for (int r = 0; r < mr; r++) SoftmaxRow(s + (long)r * tPad, t, probs + (long)r * ldp);
         for (int c0 = 0; c0 < dh; c0 += WidePanel)
-            Tile512(probs, ldp, mr, vp + (long)c0 * t, t, y + c0, ldy, 1f, Math.Min(WidePanel, dh - c0));
+            RowsTile(probs, ldp, mr, vp + (long)c0 * t, t, y + c0, ldy, 1f, Math.Min(WidePanel, dh - c0));
+    }
+
+    /// <summary>
+    /// c[r, 0..width) = alpha · A[r]·B for the mr (≤ <see cref="WideRowBlock"/>) rows of A at a (row stride lda, depth
+    /// columns) and one 32-wide packed panel b (b[k·32 + n], depth rows); c has row stride ldc, width ≤ 32. Runs the
+    /// GEMM's row-major AVX-512 kernels (<see cref="GemmKernels.Kernel14x32Rows"/>, the 4-, 2- and 1-row ones for the rest),
+    /// which accumulate each dot product in order with FMAs from zero and scale it once, as the Linear does; a ragged
+    /// width goes through a tile on the stack. Serves both products: scores (A = Q, b = a Kᵀ panel) and values (A = probs,
+    /// b = a V panel).
+    /// </summary>
+    private static void RowsTile(float* a, nint lda, int mr, float* b, int depth, float* c, nint ldc, float alpha, int width)
+    {
+        if (width < WidePanel)
+        {
+            float* tile = stackalloc float[WideRowBlock * WidePanel];
+            RowsTile(a, lda, mr, b, depth, tile, WidePanel, alpha, WidePanel);
+            for (int r = 0; r < mr; r++)
+                for (int j = 0; j < width; j++) c[r * ldc + j] = tile[r * WidePanel + j];
+            return;
+        }
+        if (mr == WideRowBlock)
+        {
+            GemmKernels.Kernel14x32Rows(depth, a, lda, b, c, ldc, alpha, 0f, (byte*)b);
+            return;
+        }
+        for (int r0 = 0; r0 < mr;)
+        {
+            int n = mr - r0 >= 4 ? 4 : mr - r0 >= 2 ? 2 : 1;
+            float* ar = a + r0 * lda, cr = c + r0 * ldc;
+            if (n == 4) GemmKernels.Kernel4x32Rows(depth, ar, lda, b, cr, ldc, alpha, 0f);
+            else if (n == 2) GemmKernels.Kernel2x32Rows(depth, ar, lda, b, cr, ldc, alpha, 0f);
+            else GemmKernels.Kernel1x32Rows(depth, ar, lda, b, cr, ldc, alpha, 0f);
+            r0 += n;
+        }
     }
 
     /// <summary>
@@ -438,131 +472,6 @@ internal static unsafe class CpuAttention
         m = Avx.Max(m, Avx.Permute2x128(m, m, 0x01));
         m = Avx.Max(m, Avx.Permute(m, 0b01_00_11_10));
         return Avx.Max(m, Avx.Permute(m, 0b10_11_00_01));
-    }
-
-    /// <summary>
-    /// <see cref="SoftmaxRow"/> on 16-float vectors: dst[0..t) = softmax(s[0..t)), s overwritten, with room up to t
-    /// rounded up to 16 (the padding is set to −∞).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SoftmaxRow512(float* s, int t, float* dst)
-    {
-        int t16 = (t + 15) & ~15, full = t & ~15;
-        for (int j = t; j < t16; j++) s[j] = float.NegativeInfinity;
-        Vector512<float> m = Vector512.Load(s);
-        for (int j = 16; j < t16; j += 16) m = Avx512F.Max(m, Vector512.Load(s + j));
-        Vector256<float> m8 = MaxAcross(Avx.Max(m.GetLower(), m.GetUpper()));
-        m = Vector512.Create(m8, m8);
-        Vector512<float> sum = Vector512<float>.Zero;
-        for (nint j = 0; j < t16; j += 16)
-        {
-            Vector512<float> e = ExpNonPositive(Vector512.Load(s + j) - m);
-            Vector512.Store(e, s + j);
-            sum += e;
-        }
-        Vector512<float> inv = Vector512.Create(1f / Vector512.Sum(sum));
-        nint jj = 0;
-        for (; jj < full; jj += 16) Vector512.Store(Vector512.Load(s + jj) * inv, dst + jj);
-        if (jj < t) Avx512F.MaskStore(dst + jj, FirstLanes(t - (int)jj), Vector512.Load(s + jj) * inv);
-    }
-
-    /// <summary>A mask of the first <paramref name="n"/> (0..16) lanes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> FirstLanes(int n) =>
-        Vector512.LessThan(Vector512.Create(0f, 1f, 2f, 3f, 4f, 5f, 6f, 7f, 8f, 9f, 10f, 11f, 12f, 13f, 14f, 15f), Vector512.Create((float)n));
-
-    /// <summary>
-    /// c[r, 0..width) = scale · A[r]·B for the mr (≤ 12) rows of A at a (row stride lda, depth columns) and one 32-wide
-    /// packed panel b (b[k·32 + n], depth rows); c has row stride ldc, width ≤ 32 (masked stores past it). 24 zmm
-    /// accumulators, each dot product in order with FMAs. Rows past mr repeat the last one and are not stored. Serves
-    /// both products of the AVX-512 path: scores (A = Q, b = a Kᵀ panel) and values (A = probs, b = a V panel).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512(float* a, nint lda, int mr, float* b, nint depth, float* c, nint ldc, float scale, int width)
-    {
-        float* a0 = a, a1 = a + Math.Min(1, mr - 1) * lda, a2 = a + Math.Min(2, mr - 1) * lda, a3 = a + Math.Min(3, mr - 1) * lda;
-        float* a4 = a + Math.Min(4, mr - 1) * lda, a5 = a + Math.Min(5, mr - 1) * lda, a6 = a + Math.Min(6, mr - 1) * lda;
-        float* a7 = a + Math.Min(7, mr - 1) * lda, a8 = a + Math.Min(8, mr - 1) * lda, a9 = a + Math.Min(9, mr - 1) * lda;
-        float* a10 = a + Math.Min(10, mr - 1) * lda, a11 = a + Math.Min(11, mr - 1) * lda;
-        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default;
-        Vector512<float> c90 = default, c91 = default, ca0 = default, ca1 = default, cb0 = default, cb1 = default;
-        for (nint k = 0; k < depth; k++)
-        {
-            Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
-            b += WidePanel;
-            Vector512<float> av = Vector512.Create(a0[k]);
-            c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01);
-            av = Vector512.Create(a1[k]);
-            c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11);
-            av = Vector512.Create(a2[k]);
-            c20 = Vector512.FusedMultiplyAdd(av, b0, c20); c21 = Vector512.FusedMultiplyAdd(av, b1, c21);
-            av = Vector512.Create(a3[k]);
-            c30 = Vector512.FusedMultiplyAdd(av, b0, c30); c31 = Vector512.FusedMultiplyAdd(av, b1, c31);
-            av = Vector512.Create(a4[k]);
-            c40 = Vector512.FusedMultiplyAdd(av, b0, c40); c41 = Vector512.FusedMultiplyAdd(av, b1, c41);
-            av = Vector512.Create(a5[k]);
-            c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51);
-            av = Vector512.Create(a6[k]);
-            c60 = Vector512.FusedMultiplyAdd(av, b0, c60); c61 = Vector512.FusedMultiplyAdd(av, b1, c61);
-            av = Vector512.Create(a7[k]);
-            c70 = Vector512.FusedMultiplyAdd(av, b0, c70); c71 = Vector512.FusedMultiplyAdd(av, b1, c71);
-            av = Vector512.Create(a8[k]);
-            c80 = Vector512.FusedMultiplyAdd(av, b0, c80); c81 = Vector512.FusedMultiplyAdd(av, b1, c81);
-            av = Vector512.Create(a9[k]);
-            c90 = Vector512.FusedMultiplyAdd(av, b0, c90); c91 = Vector512.FusedMultiplyAdd(av, b1, c91);
-            av = Vector512.Create(a10[k]);
-            ca0 = Vector512.FusedMultiplyAdd(av, b0, ca0); ca1 = Vector512.FusedMultiplyAdd(av, b1, ca1);
-            av = Vector512.Create(a11[k]);
-            cb0 = Vector512.FusedMultiplyAdd(av, b0, cb0); cb1 = Vector512.FusedMultiplyAdd(av, b1, cb1);
-        }
-        Vector512<float> vs = Vector512.Create(scale);
-        Vector512<float> m0 = FirstLanes(width), m1 = FirstLanes(width - 16);
-        Put512(c, c00 * vs, c01 * vs, m0, m1);
-        if (mr > 1) Put512(c + ldc, c10 * vs, c11 * vs, m0, m1);
-        if (mr > 2) Put512(c + 2 * ldc, c20 * vs, c21 * vs, m0, m1);
-        if (mr > 3) Put512(c + 3 * ldc, c30 * vs, c31 * vs, m0, m1);
-        if (mr > 4) Put512(c + 4 * ldc, c40 * vs, c41 * vs, m0, m1);
-        if (mr > 5) Put512(c + 5 * ldc, c50 * vs, c51 * vs, m0, m1);
-        if (mr > 6) Put512(c + 6 * ldc, c60 * vs, c61 * vs, m0, m1);
-        if (mr > 7) Put512(c + 7 * ldc, c70 * vs, c71 * vs, m0, m1);
-        if (mr > 8) Put512(c + 8 * ldc, c80 * vs, c81 * vs, m0, m1);
-        if (mr > 9) Put512(c + 9 * ldc, c90 * vs, c91 * vs, m0, m1);
-        if (mr > 10) Put512(c + 10 * ldc, ca0 * vs, ca1 * vs, m0, m1);
-        if (mr > 11) Put512(c + 11 * ldc, cb0 * vs, cb1 * vs, m0, m1);
-    }
-
-    /// <summary>Stores the lanes of [lo, hi] that masks m0, m1 select at dst (masked stores).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put512(float* dst, Vector512<float> lo, Vector512<float> hi, Vector512<float> m0, Vector512<float> m1)
-    {
-        Avx512F.MaskStore(dst, m0, lo);
-        Avx512F.MaskStore(dst + 16, m1, hi);
-    }
-
-    /// <summary>
-    /// <see cref="ExpNonPositive(Vector256{float})"/> on 16 lanes, the same steps and constants (so the same results).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<float> ExpNonPositive(Vector512<float> x)
-    {
-        Vector512<float> lo = Vector512.Create(-87.33654f), shifter = Vector512.Create(12582912f);
-        Vector512<float> under = Avx512F.CompareLessThan(x, lo);
-        Vector512<float> xc = Avx512F.Max(lo, x); // NaN in x comes through (vmaxps returns the second operand)
-        Vector512<float> v = Vector512.FusedMultiplyAdd(xc, Vector512.Create(1.44269504088896341f), shifter);
-        Vector512<float> n = v - shifter;
-        Vector512<float> r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), xc);
-        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
-        Vector512<float> p = Vector512.Create(1.9875691500e-4f);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507e-3f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073e-3f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894e-2f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459e-1f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
-        p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
-        Vector512<int> scale = Vector512.ShiftLeft(v.AsInt32(), 23) + Vector512.Create(127 << 23);
-        return Vector512.ConditionalSelect(under, Vector512<float>.Zero, p * scale.AsSingle());
     }
 
     /// <summary>
