@@ -399,23 +399,11 @@ public sealed class OnnxGraphBuilder
     private OnnxValue Attend(string prefix, OnnxValue x, int heads, float eps, bool qkvBias)
     {
         int d = _info.EmbedDim;
-        if (heads < 1 || d % heads != 0) throw new ArgumentException($"{heads} heads do not divide the width {d}", nameof(heads));
-        int dh = d / heads;
         long s = x.Shape[0], t = x.Shape[1];
         var ln = LayerNorm(x, prefix + "norm1.weight", prefix + "norm1.bias", eps);
         var qkv = Linear(ln, prefix + "attn.qkv", 3 * d, d, qkvBias);
-        var split = Reshape(qkv, [0, 0, 3, heads, dh], [s, t, 3, heads, dh], prefix + "qkv_heads");
-        var perHead = Transpose(split, [2, 0, 3, 1, 4], prefix + "qkv_per_head");
-        OnnxValue Part(int which, string name) =>
-            Node("Gather", prefix + name, OnnxElementType.Float, [s, heads, t, dh], [perHead, ScalarI64(which)], a => a.Add(Int("axis", 0)));
-        var q = Part(0, "q");
-        var k = Part(1, "k");
-        var v = Part(2, "v");
-        var kt = Transpose(k, [0, 1, 3, 2], prefix + "k_t");
-        var scores = Node("MatMul", prefix + "scores_raw", OnnxElementType.Float, [s, heads, t, t], [q, kt]);
-        scores = Binary("Mul", scores, ScalarF(1f / MathF.Sqrt(dh)), prefix + "scores");
-        var probs = Node("Softmax", prefix + "probs", OnnxElementType.Float, scores.Shape, [scores], a => a.Add(Int("axis", -1)));
-        var o = Node("MatMul", prefix + "att_heads", OnnxElementType.Float, [s, heads, t, dh], [probs, v]);
+        var perHead = PerHead(qkv, 3, heads, prefix + "qkv");
+        var o = Heads(prefix, HeadPart(perHead, 0, prefix + "q"), HeadPart(perHead, 1, prefix + "k"), HeadPart(perHead, 2, prefix + "v"), "");
         var ot = Transpose(o, [0, 2, 1, 3], prefix + "att_tokens");
         return Reshape(ot, [0, 0, d], [s, t, d], prefix + "att");
     }
@@ -426,10 +414,8 @@ public sealed class OnnxGraphBuilder
     /// </summary>
     private OnnxValue AttendToken0(string prefix, OnnxValue x, int heads, float eps, bool qkvBias)
     {
-        int d = _info.EmbedDim;
-        if (heads < 1 || d % heads != 0) throw new ArgumentException($"{heads} heads do not divide the width {d}", nameof(heads));
-        int dh = d / heads;
-        long s = x.Shape[0], t = x.Shape[1];
+        int d = _info.EmbedDim, dh = HeadWidth(heads);
+        long s = x.Shape[0];
         var ln = LayerNorm(x, prefix + "norm1.weight", prefix + "norm1.bias", eps);
         var w = WeightTransposed(prefix + "attn.qkv.weight", 3 * d, d);
         var bias = qkvBias ? Weight(prefix + "attn.qkv.bias", 3 * d) : null;
@@ -446,19 +432,42 @@ public sealed class OnnxGraphBuilder
             var y = Node("MatMul", prefix + hint + "_mm", OnnxElementType.Float, shape, [input, Columns(w, 1, from, to, hint + "_w")]);
             return bias is null ? y : Binary("Add", y, Columns(bias, 0, from, to, hint + "_b"), prefix + hint);
         }
-        var kv = Project(ln, d, 3 * d, "kv");
+        var kv = PerHead(Project(ln, d, 3 * d, "kv"), 2, heads, prefix + "kv");
         var q0 = Project(Token0(ln, prefix + "ln0"), 0, d, "q0");
-        var split = Reshape(kv, [0, 0, 2, heads, dh], [s, t, 2, heads, dh], prefix + "kv_heads");
-        var perHead = Transpose(split, [2, 0, 3, 1, 4], prefix + "kv_per_head");
-        var k = Node("Gather", prefix + "k", OnnxElementType.Float, [s, heads, t, dh], [perHead, ScalarI64(0)], a => a.Add(Int("axis", 0)));
-        var v = Node("Gather", prefix + "v", OnnxElementType.Float, [s, heads, t, dh], [perHead, ScalarI64(1)], a => a.Add(Int("axis", 0)));
         var q = Reshape(q0, [0, heads, 1, dh], [s, heads, 1, dh], prefix + "q0_heads");
-        var kt = Transpose(k, [0, 1, 3, 2], prefix + "k_t");
-        var scores = Node("MatMul", prefix + "scores0_raw", OnnxElementType.Float, [s, heads, 1, t], [q, kt]);
-        scores = Binary("Mul", scores, ScalarF(1f / MathF.Sqrt(dh)), prefix + "scores0");
-        var probs = Node("Softmax", prefix + "probs0", OnnxElementType.Float, scores.Shape, [scores], a => a.Add(Int("axis", -1)));
-        var o = Node("MatMul", prefix + "att0_heads", OnnxElementType.Float, [s, heads, 1, dh], [probs, v]);
+        var o = Heads(prefix, q, HeadPart(kv, 0, prefix + "k"), HeadPart(kv, 1, prefix + "v"), "0");
         return Reshape(o, [0, d], [s, d], prefix + "att0");
+    }
+
+    /// <summary>The width of one of <paramref name="heads"/> heads (which must divide the model's width).</summary>
+    private int HeadWidth(int heads)
+    {
+        int d = _info.EmbedDim;
+        if (heads < 1 || d % heads != 0) throw new ArgumentException($"{heads} heads do not divide the width {d}", nameof(heads));
+        return d / heads;
+    }
+
+    /// <summary>[S, T, parts·D] (parts of D columns each, heads inside each) → [parts, S, H, T, dh].</summary>
+    private OnnxValue PerHead(OnnxValue x, int parts, int heads, string hint)
+    {
+        long s = x.Shape[0], t = x.Shape[1], dh = HeadWidth(heads);
+        var split = Reshape(x, [0, 0, parts, heads, dh], [s, t, parts, heads, dh], hint + "_heads");
+        return Transpose(split, [2, 0, 3, 1, 4], hint + "_per_head");
+    }
+
+    /// <summary>Part <paramref name="which"/> of <see cref="PerHead"/>'s output: [S, H, T, dh].</summary>
+    private OnnxValue HeadPart(OnnxValue perHead, int which, string hint) =>
+        Node("Gather", hint, OnnxElementType.Float, perHead.Shape.Skip(1).ToArray(), [perHead, ScalarI64(which)], a => a.Add(Int("axis", 0)));
+
+    /// <summary>softmax(q kᵀ / √dh)·v per head: q [S, H, Q, dh], k and v [S, H, T, dh] → [S, H, Q, dh].</summary>
+    private OnnxValue Heads(string prefix, OnnxValue q, OnnxValue k, OnnxValue v, string tag)
+    {
+        long s = q.Shape[0], h = q.Shape[1], nq = q.Shape[2], dh = q.Shape[3], t = k.Shape[2];
+        var kt = Transpose(k, [0, 1, 3, 2], prefix + "k_t");
+        var scores = Node("MatMul", prefix + "scores" + tag + "_raw", OnnxElementType.Float, [s, h, nq, t], [q, kt]);
+        scores = Binary("Mul", scores, ScalarF(1f / MathF.Sqrt(dh)), prefix + "scores" + tag);
+        var probs = Node("Softmax", prefix + "probs" + tag, OnnxElementType.Float, scores.Shape, [scores], a => a.Add(Int("axis", -1)));
+        return Node("MatMul", prefix + "att" + tag + "_heads", OnnxElementType.Float, [s, h, nq, dh], [probs, v]);
     }
 
     /// <summary>fc1, exact GELU 0.5·x·(1 + erf(x/√2)), fc2.</summary>
