@@ -20,7 +20,7 @@ namespace TransReID.Runtime.Cpu;
 /// threads stay busy even with few pairs, and no call goes through a GEMM's packing or per-call setup.
 /// With AVX-512 (<see cref="Avx512Supported"/>) the products run on 512-bit vectors instead: blocks of
 /// <see cref="WideRowBlock"/> rows, Kᵀ and V in 32-wide panels, the Linear's row-major 14×32 kernel (28 zmm
-/// accumulators, <see cref="RowsTile"/>) for both products, and the same 8-wide softmax (a 16-wide one ran 0.19 ms a
+/// accumulators, <see cref="GemmDriver.RowsTile"/>) for both products, and the same 8-wide softmax (a 16-wide one ran 0.19 ms a
 /// call slower on Zen 4, docs/benchmarks.md), so its results equal the AVX2 path's.
 /// Without AVX2 + FMA (and for the backward) each pair runs single-threaded GEMMs through <see cref="CpuGemm.Sgemm"/>
 /// and a TensorPrimitives softmax per row, pairs spread over the threads.
@@ -172,6 +172,10 @@ internal static unsafe class CpuAttention
         int tPad = tPanels * panel;
         long ktSize = (long)tPad * dh, vpSize = (long)dPanels * panel * t;
         float* kt = Scratch(ktSize + vpSize + (long)rowBlock * tPad), vp = kt + ktSize, s = vp + vpSize;
+        // the AVX-512 path: the GEMM's row-major kernels, and their tile for a ragged head width
+        GemmDriver.MicroKernel wide = a.Wide ? GemmDriver.Micro(GemmKernelKind.Vector512) : default;
+        System.Diagnostics.Debug.Assert(!a.Wide || (wide.Mr == WideRowBlock && wide.Nr == WidePanel), "the AVX-512 family's 14 × 32 tile");
+        float* tile = stackalloc float[a.Wide ? WideRowBlock * WidePanel : 0];
         long packed = -1;
         for (long item = start; item < end; item++)
         {
@@ -191,7 +195,7 @@ internal static unsafe class CpuAttention
             int ldp = a.KeepProbs ? t : tPad;
             if (a.Wide)
             {
-                WideBlock(q + (long)i0 * ld, ld, mr, kt, vp, t, dh, s, tPad, a.Scale, pr, ldp, yr, d);
+                WideBlock(wide, tile, q + (long)i0 * ld, ld, mr, kt, vp, t, dh, s, tPad, a.Scale, pr, ldp, yr, d);
                 continue;
             }
             Scores(q + (long)i0 * ld, ld, mr, kt, t, dh, s, tPad, a.Scale);
@@ -204,49 +208,23 @@ internal static unsafe class CpuAttention
     /// One block of mr (≤ <see cref="WideRowBlock"/>) query rows on AVX-512: scores scale·Q·Kᵀ into s (row stride
     /// tPad, a multiple of <see cref="WidePanel"/>), each row softmaxed into probs (row stride ldp; probs may be s itself,
     /// with ldp = tPad), then y = probs·V (row stride ldy). kt and vp are <see cref="PackKt"/>'s and <see cref="PackV"/>'s
-    /// layouts with 32-wide panels.
+    /// layouts with 32-wide panels, which are the B panels of <paramref name="k"/>, the GEMM's AVX-512 family: both
+    /// products run through <see cref="GemmDriver.RowsTile"/> (each dot product in order with FMAs from zero, scaled
+    /// once, as the Linear does; a ragged head width through <paramref name="tile"/>, MR × NR floats).
     /// </summary>
-    private static void WideBlock(float* q, int ldq, int mr, float* kt, float* vp, int t, int dh, float* s, int tPad, float scale,
-        float* probs, int ldp, float* y, int ldy)
+    private static void WideBlock(in GemmDriver.MicroKernel k, float* tile, float* q, int ldq, int mr, float* kt, float* vp, int t, int dh,
+        float* s, int tPad, float scale, float* probs, int ldp, float* y, int ldy)
     {
         for (int j0 = 0; j0 < tPad; j0 += WidePanel)
-            RowsTile(q, ldq, mr, kt + (long)j0 * dh, dh, s + j0, tPad, scale, WidePanel);
+        {
+            float* panel = kt + (long)j0 * dh;
+            GemmDriver.RowsTile(k, dh, q, ldq, panel, s + j0, tPad, mr, WidePanel, scale, 0f, tile, (byte*)panel);
+        }
         for (int r = 0; r < mr; r++) SoftmaxRow(s + (long)r * tPad, t, probs + (long)r * ldp);
         for (int c0 = 0; c0 < dh; c0 += WidePanel)
-            RowsTile(probs, ldp, mr, vp + (long)c0 * t, t, y + c0, ldy, 1f, Math.Min(WidePanel, dh - c0));
-    }
-
-    /// <summary>
-    /// c[r, 0..width) = alpha · A[r]·B for the mr (≤ <see cref="WideRowBlock"/>) rows of A at a (row stride lda, depth
-    /// columns) and one 32-wide packed panel b (b[k·32 + n], depth rows); c has row stride ldc, width ≤ 32. Runs the
-    /// GEMM's row-major AVX-512 kernels (<see cref="GemmKernels.Kernel14x32Rows"/>, the 4-, 2- and 1-row ones for the rest),
-    /// which accumulate each dot product in order with FMAs from zero and scale it once, as the Linear does; a ragged
-    /// width goes through a tile on the stack. Serves both products: scores (A = Q, b = a Kᵀ panel) and values (A = probs,
-    /// b = a V panel).
-    /// </summary>
-    private static void RowsTile(float* a, nint lda, int mr, float* b, int depth, float* c, nint ldc, float alpha, int width)
-    {
-        if (width < WidePanel)
         {
-            float* tile = stackalloc float[WideRowBlock * WidePanel];
-            RowsTile(a, lda, mr, b, depth, tile, WidePanel, alpha, WidePanel);
-            for (int r = 0; r < mr; r++)
-                for (int j = 0; j < width; j++) c[r * ldc + j] = tile[r * WidePanel + j];
-            return;
-        }
-        if (mr == WideRowBlock)
-        {
-            GemmKernels.Kernel14x32Rows(depth, a, lda, b, c, ldc, alpha, 0f, (byte*)b);
-            return;
-        }
-        for (int r0 = 0; r0 < mr;)
-        {
-            int n = mr - r0 >= 4 ? 4 : mr - r0 >= 2 ? 2 : 1;
-            float* ar = a + r0 * lda, cr = c + r0 * ldc;
-            if (n == 4) GemmKernels.Kernel4x32Rows(depth, ar, lda, b, cr, ldc, alpha, 0f);
-            else if (n == 2) GemmKernels.Kernel2x32Rows(depth, ar, lda, b, cr, ldc, alpha, 0f);
-            else GemmKernels.Kernel1x32Rows(depth, ar, lda, b, cr, ldc, alpha, 0f);
-            r0 += n;
+            float* panel = vp + (long)c0 * t;
+            GemmDriver.RowsTile(k, t, probs, ldp, panel, y + c0, ldy, mr, Math.Min(WidePanel, dh - c0), 1f, 0f, tile, (byte*)panel);
         }
     }
 

@@ -181,25 +181,25 @@ internal static unsafe class GemmDriver
 
     /// <summary>
     /// One tile of <paramref name="rows"/> × <paramref name="cols"/> (at most MR × NR) from a row-major A
-    /// (<see cref="RowKernels"/>, which the family must have), C = acc + beta·C: full tiles with the MR-row kernel
+    /// (<see cref="RowKernels"/>, which the family must have), C = alpha·acc + beta·C: full tiles with the MR-row kernel
     /// (streaming <paramref name="pf"/>), fewer rows with the 4-, 2- and 1-row kernels in turn, fewer columns through the
     /// scratch <paramref name="tile"/>.
     /// </summary>
     internal static void RowsTile(in MicroKernel k, int kc, float* a, nint lda, float* bPanel, float* cTile, nint ldc, int rows, int cols,
-        float beta, float* tile, byte* pf)
+        float alpha, float beta, float* tile, byte* pf)
     {
         bool direct = cols == k.Nr;
         float* c = direct ? cTile : tile;
         nint ld = direct ? ldc : k.Nr;
         float b = direct ? beta : 0f;
-        if (rows == k.Mr) k.Rows.Full(kc, a, lda, bPanel, c, ld, 1f, b, pf);
+        if (rows == k.Mr) k.Rows.Full(kc, a, lda, bPanel, c, ld, alpha, b, pf);
         else
         {
             for (int r0 = 0; r0 < rows;)
             {
                 int n = rows - r0 >= 4 ? 4 : rows - r0 >= 2 ? 2 : 1;
                 var kernel = n == 4 ? k.Rows.Rows4 : n == 2 ? k.Rows.Rows2 : k.Rows.Rows1;
-                kernel(kc, a + r0 * lda, lda, bPanel, c + r0 * ld, ld, 1f, b);
+                kernel(kc, a + r0 * lda, lda, bPanel, c + r0 * ld, ld, alpha, b);
                 r0 += n;
             }
         }

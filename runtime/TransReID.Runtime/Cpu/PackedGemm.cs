@@ -408,7 +408,7 @@ internal static unsafe class PackedGemm
                         {
                             for (long stop = Math.Min(panelLines, line + linesPerCall); line < stop; line++) Sse.Prefetch1(nextPanel + line * 64);
                         }
-                        if (rowMajor) GemmDriver.RowsTile(a.Kernel, kc, xRows, a.Ldx, bPanel, c, a.Ldy, rows, cols, beta, tile, (byte*)bPanel);
+                        if (rowMajor) GemmDriver.RowsTile(a.Kernel, kc, xRows, a.Ldx, bPanel, c, a.Ldy, rows, cols, 1f, beta, tile, (byte*)bPanel);
                         else GemmDriver.KernelTile(a.Kernel, kc, packedA + (nint)ir * kc, bPanel, c, a.Ldy, rows, cols, 1f, beta, tile);
                     }
                     if (last && a.Bias != null) AddBias(c, a.Ldy, rows, a.Bias + q * nr, cols);
