@@ -113,10 +113,11 @@ internal static unsafe class LinearBench
         foreach (var (label, m, n, k) in Shapes(filter))
         {
             float* x = GemmBench.Alloc((long)m * k, 1), b = GemmBench.Alloc(n, 3), y = GemmBench.Alloc((long)m * n, 4);
-            // the same x with each row followed by PaddedRow unused floats (rows spread over the L1d sets)
+            // the padded way: the same x with each row followed by PaddedRow unused floats (rows spread over the L1d sets)
             int ldPadded = k + PaddedRow;
-            float* xPadded = GemmBench.Alloc((long)m * ldPadded, 1), yPadded = GemmBench.Alloc((long)m * (n + PaddedRow), 4);
-            for (long r = 0; r < m; r++) new ReadOnlySpan<float>(x + r * k, k).CopyTo(new Span<float>(xPadded + r * ldPadded, k));
+            float* xPadded = padded ? GemmBench.Alloc((long)m * ldPadded, 1) : null;
+            float* yPadded = padded ? GemmBench.Alloc((long)m * (n + PaddedRow), 4) : null;
+            for (long r = 0; padded && r < m; r++) new ReadOnlySpan<float>(x + r * k, k).CopyTo(new Span<float>(xPadded + r * ldPadded, k));
             int copies = Copies(n, k);
             var ws = new nint[copies];
             var packs = new PackedWeight[2, copies];
