@@ -74,9 +74,13 @@ public class PlannerTests
     [InlineData(64, 64)]
     [InlineData(120, 128)]
     [InlineData(1, 16)]
-    public void The_hidden_row_stride_spreads_the_rows_over_the_cache_sets(int hidden, int stride)
-    {
+    public void The_hidden_row_stride_spreads_the_rows_over_the_cache_sets(int hidden, int stride) =>
         Assert.Equal(stride, ModelPlan.HiddenRowStride(hidden));
+
+    /// <summary>The ViT-B plan pads its 3072-wide MLP hidden rows to 3088 floats for Embed.</summary>
+    [Fact]
+    public void The_ViT_B_plan_pads_its_hidden_rows()
+    {
         var plan = new ModelPlan(Spec(s => s with { StrideY = 12, StrideX = 12 }));
         Assert.Equal(3088, plan.Hs);
         Assert.Equal(3072, plan.Hd);
