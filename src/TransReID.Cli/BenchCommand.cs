@@ -29,7 +29,9 @@ namespace TransReID.Cli;
 /// CPU backend), interleaved call by call with <c>Embed</c> on the same inputs: both medians, img/s and the ratio;
 /// <c>--peer-pause MS</c> idles before each timed call (single requests instead of back-to-back calls); <c>--peer-run N</c>
 /// gives each engine N calls in a row per round, the first untimed, so that each is timed back to back after itself
-/// (as deployed) rather than right after the other engine, whose idle threads may still be spinning.
+/// (as deployed) rather than right after the other engine, whose idle threads may still be spinning. <c>--peer-model FILE</c>
+/// times that ONNX model instead of our export (for instance the official module exported by torch.onnx.export,
+/// tests/reference/export_torch_onnx.py): it must have our export's inputs and output.
 /// </summary>
 internal static class BenchCommand
 {
@@ -68,19 +70,25 @@ internal static class BenchCommand
                 "engine is timed back to back after itself, as deployed",
             DefaultValueFactory = _ => 1,
         };
+        var peerModel = new Option<string?>("--peer-model")
+        {
+            Description = "With --peer: time this ONNX model instead of our export of the preset (e.g. the official model exported by torch); " +
+                "it must take 'images' float32 [N, 3, H, W] and, where the preset uses them, 'cameras'/'views' int64 [N], and give 'features' [N, FeatureDim]",
+        };
         var command = new Command("bench", "Time TrainStep and Embed of a preset on a device (random weights, synthetic inputs)")
         {
-            preset, device, batch, embedBatch, steps, trainSteps, embedSteps, warmup, precision, json, seed, peer, peerPause, peerRun,
+            preset, device, batch, embedBatch, steps, trainSteps, embedSteps, warmup, precision, json, seed, peer, peerPause, peerRun, peerModel,
         };
         command.SetAction(r => Program.Guard(() => Run(new Settings(
             PresetRegistry.Find(r.GetValue(preset)!), r.GetValue(device)!, r.GetValue(batch), r.GetValue(embedBatch),
             r.GetValue(trainSteps) ?? r.GetValue(steps), r.GetValue(embedSteps) ?? r.GetValue(steps), r.GetValue(warmup),
-            r.GetValue(precision)!, r.GetValue(json), r.GetValue(seed), r.GetValue(peer), r.GetValue(peerPause), r.GetValue(peerRun)))));
+            r.GetValue(precision)!, r.GetValue(json), r.GetValue(seed), r.GetValue(peer), r.GetValue(peerPause), r.GetValue(peerRun),
+            r.GetValue(peerModel)))));
         return command;
     }
 
     private sealed record Settings(Preset Preset, string Device, int Batch, int EmbedBatch, int TrainSteps, int EmbedSteps, int Warmup,
-        string Precision, string? Json, int Seed, string? Peer, int PeerPause, int PeerRun);
+        string Precision, string? Json, int Seed, string? Peer, int PeerPause, int PeerRun, string? PeerModel);
 
     private static int Run(Settings s)
     {
@@ -98,6 +106,9 @@ internal static class BenchCommand
 
         var info = s.Preset.Info;
         IBackend backend = device.Kind == DeviceKind.Cuda ? new CudaBackend(device.Ordinal, allowTf32: tf32) : new CpuBackend();
+        // a --peer-model is opened and checked first, so that a wrong file fails before any timing (--peer is CPU only)
+        (InferenceSession Session, double Seconds)? givenPeer = s.PeerModel is null ? null : OpenGivenPeer(s.PeerModel, ((CpuBackend)backend).Threads, info);
+        using var givenSession = givenPeer?.Session;
         using var model = s.Preset.CreateOn(backend, s.Seed);
         var inputs = new Inputs(info, Math.Max(s.TrainSteps > 0 ? s.Batch : 0, s.EmbedSteps > 0 ? s.EmbedBatch : 0), s.Seed);
         var cuda = backend as CudaBackend;
@@ -142,7 +153,7 @@ internal static class BenchCommand
             int bad = features.Count(f => !float.IsFinite(f));
             if (bad > 0) throw new CliException($"Embed returned {bad} non-finite feature values on {backend.Name}");
             embed = BenchPhase.Of("Embed", b, s.Warmup, times, info.ForwardFlopsPerImage, PeakBytes(backend), peakFlops, null, null);
-            if (s.Peer is not null) peerResult = RunPeer(s, model, (CpuBackend)backend, inputs, times.Length);
+            if (s.Peer is not null) peerResult = RunPeer(s, model, (CpuBackend)backend, inputs, times.Length, givenPeer);
         }
 
         var memory = Memory(cuda);
@@ -185,6 +196,8 @@ internal static class BenchCommand
         if (s.PeerPause != 0 && s.Peer is null) throw new CliException("--peer-pause paces the --peer rounds: give --peer onnxruntime too");
         if (s.PeerRun is < 1 or > 1000) throw new CliException($"--peer-run {s.PeerRun} must be 1 to 1000 calls");
         if (s.PeerRun != 1 && s.Peer is null) throw new CliException("--peer-run shapes the --peer rounds: give --peer onnxruntime too");
+        if (s.PeerModel is not null && s.Peer is null) throw new CliException("--peer-model is the model of the --peer rounds: give --peer onnxruntime too");
+        if (s.PeerModel is not null && !File.Exists(s.PeerModel)) throw new CliException($"--peer-model {s.PeerModel}: no such file");
         if (s.TrainSteps > 0 && (s.Batch < 2 * InstancesPerIdentity || s.Batch % InstancesPerIdentity != 0))
         {
             throw new CliException($"--batch {s.Batch} must be a multiple of K = {InstancesPerIdentity} images per identity, at least {2 * InstancesPerIdentity} (the triplet loss needs two identities)");
@@ -289,34 +302,40 @@ internal static class BenchCommand
     }
 
     /// <summary>
-    /// Exports the model to a temporary ONNX file, opens it in ONNX Runtime (CPU, all graph optimisations, the CPU
-    /// backend's thread count for intra-op, sequential execution), then times <paramref name="rounds"/> rounds of one
+    /// Exports the model to a temporary ONNX file and opens it in ONNX Runtime (<see cref="PeerOptions"/>), or takes
+    /// <paramref name="given"/>, the <c>--peer-model</c> opened and checked before any timing; then times <paramref name="rounds"/> rounds of one
     /// ONNX Runtime turn and one Embed turn on the same inputs, alternating which goes first; a turn is one timed call, or
     /// with <c>--peer-run N</c> N calls of which the first is untimed. Both write preallocated outputs.
     /// </summary>
-    private static BenchPeer RunPeer(Settings s, ITransReIDModel model, CpuBackend backend, Inputs inputs, int rounds)
+    private static BenchPeer RunPeer(Settings s, ITransReIDModel model, CpuBackend backend, Inputs inputs, int rounds, (InferenceSession Session, double Seconds)? given)
     {
         var info = model.Info;
         int b = s.EmbedBatch;
+        bool ownExport = given is null;
         string path = Path.Combine(Path.GetTempPath(), $"transreid-bench-{Guid.NewGuid():N}.onnx");
+        InferenceSession? exported = null;
         try
         {
-            long exportStart = Stopwatch.GetTimestamp();
-            model.ExportOnnx(path, new OnnxExportOptions { Preset = s.Preset.Name });
-            double exportSeconds = Stopwatch.GetElapsedTime(exportStart).TotalSeconds;
-            using var options = new SessionOptions
+            double exportSeconds = 0, loadSeconds;
+            InferenceSession session;
+            if (given is { } g)
             {
-                GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-                IntraOpNumThreads = backend.Threads,
-                InterOpNumThreads = 1,
-                ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-                LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-            };
-            long loadStart = Stopwatch.GetTimestamp();
-            using var session = new InferenceSession(path, options);
-            double loadSeconds = Stopwatch.GetElapsedTime(loadStart).TotalSeconds;
+                (session, loadSeconds) = (g.Session, g.Seconds);
+            }
+            else
+            {
+                long exportStart = Stopwatch.GetTimestamp();
+                model.ExportOnnx(path, new OnnxExportOptions { Preset = s.Preset.Name });
+                exportSeconds = Stopwatch.GetElapsedTime(exportStart).TotalSeconds;
+                long loadStart = Stopwatch.GetTimestamp();
+                using var options = PeerOptions(backend.Threads);
+                session = exported = new InferenceSession(path, options);
+                loadSeconds = Stopwatch.GetElapsedTime(loadStart).TotalSeconds;
+            }
+
+            string source = ownExport ? string.Create(CultureInfo.InvariantCulture, $"our export {exportSeconds:F1} s") : Markup.Escape(s.PeerModel!);
             Program.Status(string.Create(CultureInfo.InvariantCulture,
-                $"[grey]peer: ONNX Runtime {Markup.Escape(OrtEnv.Instance().GetVersionString())}, {backend.Threads} intra-op threads (export {exportSeconds:F1} s, session {loadSeconds:F1} s); {s.Warmup} warm-up and {rounds} interleaved rounds at batch {b}{(s.PeerRun > 1 ? $", runs of {s.PeerRun} calls (the first untimed)" : "")}{(s.PeerPause > 0 ? $", {s.PeerPause} ms idle before each timed call" : "")}[/]"));
+                $"[grey]peer: ONNX Runtime {Markup.Escape(OrtEnv.Instance().GetVersionString())}, {backend.Threads} intra-op threads (model: {source}, session {loadSeconds:F1} s); {s.Warmup} warm-up and {rounds} interleaved rounds at batch {b}{(s.PeerRun > 1 ? $", runs of {s.PeerRun} calls (the first untimed)" : "")}{(s.PeerPause > 0 ? $", {s.PeerPause} ms idle before each timed call" : "")}[/]"));
 
             float[] images = inputs.Images.AsSpan(0, b * info.ImageFloats).ToArray();
             long[] cameras = [.. inputs.CamerasFor(b).ToArray().Select(c => (long)c)];
@@ -385,7 +404,7 @@ internal static class BenchCommand
                 }
 
                 double oursMedian = Median(oursMs), ortMedian = Median(ortMs);
-                return new BenchPeer("onnxruntime", OrtEnv.Instance().GetVersionString(), backend.Threads, b, s.Warmup, rounds, s.PeerPause, s.PeerRun, oursMs, ortMs,
+                return new BenchPeer("onnxruntime", OrtEnv.Instance().GetVersionString(), s.PeerModel, backend.Threads, b, s.Warmup, rounds, s.PeerPause, s.PeerRun, oursMs, ortMs,
                     oursMedian, ortMedian, b / (oursMedian / 1e3), b / (ortMedian / 1e3), ortMedian / oursMedian,
                     den == 0 ? Math.Sqrt(num) : Math.Sqrt(num / den), exportSeconds, loadSeconds);
             }
@@ -396,15 +415,91 @@ internal static class BenchCommand
         }
         finally
         {
+            exported?.Dispose();
             try
             {
-                File.Delete(path);
+                if (ownExport) File.Delete(path);
             }
             catch (IOException)
             {
                 // a leftover temporary model is not worth failing the benchmark over
             }
         }
+    }
+
+    /// <summary>ONNX Runtime's settings for the peer: CPU, all graph optimisations, <paramref name="threads"/> intra-op threads, sequential execution.</summary>
+    private static SessionOptions PeerOptions(int threads) => new()
+    {
+        GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        IntraOpNumThreads = threads,
+        InterOpNumThreads = 1,
+        ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+        LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+    };
+
+    /// <summary>
+    /// The <c>--peer-model</c> file opened in ONNX Runtime (<see cref="PeerOptions"/>) and checked against the preset
+    /// (<see cref="CheckPeerSignature"/>), with the seconds the session took. A file ONNX Runtime refuses, or whose
+    /// inputs or output differ, is the user's mistake.
+    /// </summary>
+    private static (InferenceSession Session, double Seconds) OpenGivenPeer(string path, int threads, ModelInfo info)
+    {
+        long start = Stopwatch.GetTimestamp();
+        InferenceSession session;
+        using (var options = PeerOptions(threads))
+        {
+            try
+            {
+                session = new InferenceSession(path, options);
+            }
+            catch (OnnxRuntimeException e)
+            {
+                throw new CliException($"--peer-model {path}: ONNX Runtime cannot load it: {e.Message.Split('\n')[0].Trim()}");
+            }
+        }
+
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        try
+        {
+            CheckPeerSignature(path, session, info);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+
+        return (session, seconds);
+    }
+
+    /// <summary>
+    /// Checks that a <c>--peer-model</c> takes our export's inputs (images float32 [N, 3, H, W]; cameras and views int64
+    /// [N] exactly where the preset uses them) and gives 'features' float32 [N, FeatureDim]; a fixed dimension that
+    /// differs is named. Dynamic dimensions (−1) pass.
+    /// </summary>
+    private static void CheckPeerSignature(string path, InferenceSession session, ModelInfo info)
+    {
+        var expected = new List<(string Name, Type Type, long[] Shape)> { ("images", typeof(float), [-1, 3, info.ImageHeight, info.ImageWidth]) };
+        if (info.UsesCameras) expected.Add(("cameras", typeof(long), [-1]));
+        if (info.UsesViews) expected.Add(("views", typeof(long), [-1]));
+        void Check(string kind, IReadOnlyDictionary<string, NodeMetadata> actual, (string Name, Type Type, long[] Shape) want)
+        {
+            if (!actual.TryGetValue(want.Name, out var meta))
+                throw new CliException($"--peer-model {path}: no {kind} '{want.Name}' (it has {string.Join(", ", actual.Keys.Select(k => $"'{k}'"))})");
+            if (meta.ElementType != want.Type || meta.Dimensions.Length != want.Shape.Length
+                || meta.Dimensions.Where((d, i) => d >= 0 && want.Shape[i] >= 0 && d != want.Shape[i]).Any())
+            {
+                throw new CliException($"--peer-model {path}: {kind} '{want.Name}' is {meta.ElementType.Name} {Shape(meta.Dimensions.Select(d => (long)d))}, " +
+                    $"the preset needs {want.Type.Name} {Shape(want.Shape)}");
+            }
+        }
+
+        static string Shape(IEnumerable<long> dims) => $"[{string.Join(", ", dims.Select(d => d < 0 ? "N" : d.ToString(CultureInfo.InvariantCulture)))}]";
+
+        foreach (var want in expected) Check("input", session.InputMetadata, want);
+        var extra = session.InputMetadata.Keys.Except(expected.Select(e => e.Name)).ToList();
+        if (extra.Count > 0) throw new CliException($"--peer-model {path}: input '{extra[0]}' is not one the preset gives (images{(info.UsesCameras ? ", cameras" : "")}{(info.UsesViews ? ", views" : "")})");
+        Check("output", session.OutputMetadata, ("features", typeof(float), [-1, info.FeatureDim]));
     }
 
     /// <summary>Milliseconds of one call, after <paramref name="pauseMs"/> idle ones (the --peer-pause).</summary>
@@ -426,7 +521,8 @@ internal static class BenchCommand
 
     private static void PrintPeer(BenchPeer p)
     {
-        var table = new Table { Title = new TableTitle(Markup.Escape($"Embed vs ONNX Runtime {p.Version}, batch {p.Batch}, {p.Threads} threads")) }.Border(TableBorder.Rounded);
+        string model = p.Model is null ? "our export" : Path.GetFileName(p.Model);
+        var table = new Table { Title = new TableTitle(Markup.Escape($"Embed vs ONNX Runtime {p.Version} ({model}), batch {p.Batch}, {p.Threads} threads")) }.Border(TableBorder.Rounded);
         table.AddColumn("");
         table.AddColumn(new TableColumn("Embed (ours)").RightAligned());
         table.AddColumn(new TableColumn("ONNX Runtime").RightAligned());
@@ -493,7 +589,7 @@ internal sealed record BenchReport(
 /// size; Ratio = peer median ms / our median ms (our images/s over theirs; above 1 we are faster).
 /// </summary>
 internal sealed record BenchPeer(
-    string Name, string Version, int Threads, int Batch, int Warmup, int Rounds, int PauseMs, int RunCalls, double[] OursMs, double[] PeerMs, double OursMedianMs,
+    string Name, string Version, string? Model, int Threads, int Batch, int Warmup, int Rounds, int PauseMs, int RunCalls, double[] OursMs, double[] PeerMs, double OursMedianMs,
     double PeerMedianMs, double OursImagesPerSecond, double PeerImagesPerSecond, double Ratio, double RelativeL2, double ExportSeconds,
     double SessionSeconds);
 

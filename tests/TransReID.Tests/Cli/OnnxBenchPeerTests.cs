@@ -1,6 +1,8 @@
 using System;
 using System.IO;
 using System.Text.Json;
+using TransReID.Cli.Presets;
+using TransReID.Runtime;
 
 namespace TransReID.Tests.Cli;
 
@@ -83,6 +85,59 @@ public sealed class OnnxBenchPeerTests : IDisposable
         Assert.Equal(2, code);
         Assert.StartsWith("error: ", err, StringComparison.Ordinal);
         Assert.Contains(message, err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Peer_model_times_the_official_module_exported_by_torch_and_it_gives_our_features()
+    {
+        // tests/reference/export_torch_onnx.py tiny-demo: the PyTorch reference of the official module (b1 over every
+        // token, b2 once per part) with tiny-demo's seed-0 weights, traced by torch.onnx.export 1.13 (opset 17)
+        string torch = Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx", "tiny_demo_torch.onnx");
+        var (stdout, peer) = RunPeer("torch.json", "--embed-steps", "2", "--peer-model", torch);
+        Assert.Contains("(tiny_demo_torch.onnx)", stdout, StringComparison.Ordinal);
+        Assert.Equal(torch, peer.GetProperty("model").GetString());
+        Assert.Equal(2, peer.GetProperty("batch").GetInt32());
+        Assert.True(peer.GetProperty("relative_l2").GetDouble() <= 1e-5, $"relative L2 {peer.GetProperty("relative_l2").GetDouble()}");
+    }
+
+    [Fact]
+    public void Peer_of_our_export_records_no_model_file()
+    {
+        var (_, peer) = RunPeer("own.json", "--embed-steps", "1");
+        Assert.Equal(JsonValueKind.Null, peer.GetProperty("model").ValueKind);
+    }
+
+    [Theory]
+    [InlineData("--fixed-camera 0", "no input 'cameras' (it has 'images')")]
+    [InlineData("--include-preprocessing", "input 'images' is Byte [N, 64, 32, 3], the preset needs Single [N, 3, 64, 32]")]
+    public void Peer_model_without_the_presets_inputs_is_a_user_error_before_any_timing(string exportOption, string message)
+    {
+        string weights = Path.Combine(_temp.Path, "w.safetensors"), model = Path.Combine(_temp.Path, "other.onnx");
+        using (var tiny = TinyDemo.Create(Device.Cpu, 0)) tiny.Save(weights);
+        var (exported, _, exportErr) = CliTests.Run(["export", "--preset", "tiny-demo", "--weights", weights, "--output", model, .. exportOption.Split(' ')]);
+        Assert.True(exported == 0, exportErr);
+        var (code, stdout, err) = CliTests.Run("bench", "--preset", "tiny-demo", "--device", "cpu", "--train-steps", "0", "--embed-batch", "2",
+            "--embed-steps", "1", "--peer", "onnxruntime", "--peer-model", model);
+        Assert.Equal(2, code);
+        Assert.Equal($"error: --peer-model {model}: {message}", err.Trim());
+        Assert.DoesNotContain("median ms", stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("not-an-onnx", true, "ONNX Runtime cannot load it")]
+    [InlineData("missing", true, "no such file")]
+    [InlineData("missing", false, "--peer-model is the model of the --peer rounds: give --peer onnxruntime too")]
+    public void Bad_peer_model_is_a_user_error(string file, bool withPeer, string message)
+    {
+        string path = Path.Combine(_temp.Path, file + ".onnx");
+        if (file == "not-an-onnx") File.WriteAllText(path, "not a protobuf");
+        string[] args = ["bench", "--preset", "tiny-demo", "--device", "cpu", "--train-steps", "0", "--embed-batch", "2", "--embed-steps", "1",
+            "--peer-model", path, .. (withPeer ? (string[])["--peer", "onnxruntime"] : [])];
+        var (code, _, err) = CliTests.Run(args);
+        Assert.Equal(2, code);
+        Assert.StartsWith("error: ", err, StringComparison.Ordinal);
+        Assert.Contains(message, err, StringComparison.Ordinal);
+        Assert.Single(err.Trim().Split('\n'));
     }
 
     /// <summary>bench --peer onnxruntime on tiny-demo at batch 2 without warm-up, plus <paramref name="extra"/>: stdout and the JSON's peer.</summary>
