@@ -91,7 +91,8 @@ public sealed class OnnxBenchPeerTests : IDisposable
     public void Peer_model_times_the_official_module_exported_by_torch_and_it_gives_our_features()
     {
         // tests/reference/export_torch_onnx.py tiny-demo: the PyTorch reference of the official module (b1 over every
-        // token, b2 once per part) with tiny-demo's seed-0 weights, traced by torch.onnx.export 1.13 (opset 17)
+        // token, b2 once per part) with tiny-demo's seed-0 weights, traced by torch.onnx.export 1.13 (opset 17); made as
+        // tests/reference/README.md says, again whenever the random initialisation changes
         string torch = Path.Combine(AppContext.BaseDirectory, "Fixtures", "onnx", "tiny_demo_torch.onnx");
         var (stdout, peer) = RunPeer("torch.json", "--embed-steps", "2", "--peer-model", torch);
         Assert.Contains("(tiny_demo_torch.onnx)", stdout, StringComparison.Ordinal);
