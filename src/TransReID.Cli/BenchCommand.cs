@@ -163,7 +163,7 @@ internal static class BenchCommand
                 peak.Multiprocessors, peak.ClockKHz, peak.Fp32FlopsPerClockPerSm, peak.Tf32FlopsPerClockPerSm, peak.Fp32FlopsPerSecond, peak.Tf32FlopsPerSecond),
             peerResult);
         Print(report, cuda is not null, peak, tf32);
-        if (peerResult is not null) PrintPeer(peerResult);
+        if (peerResult is not null) PrintPeer(peerResult, s.Seed);
         if (s.Json is not null)
         {
             AtomicFile.WriteAllText(s.Json, JsonSerializer.Serialize(report, BenchJson.Default.BenchReport) + "\n");
@@ -312,7 +312,7 @@ internal static class BenchCommand
         var info = model.Info;
         int b = s.EmbedBatch;
         bool ownExport = given is null;
-        string path = Path.Combine(Path.GetTempPath(), $"transreid-bench-{Guid.NewGuid():N}.onnx");
+        string? path = ownExport ? Path.Combine(Path.GetTempPath(), $"transreid-bench-{Guid.NewGuid():N}.onnx") : null;
         InferenceSession? exported = null;
         try
         {
@@ -325,11 +325,11 @@ internal static class BenchCommand
             else
             {
                 long exportStart = Stopwatch.GetTimestamp();
-                model.ExportOnnx(path, new OnnxExportOptions { Preset = s.Preset.Name });
+                model.ExportOnnx(path!, new OnnxExportOptions { Preset = s.Preset.Name });
                 exportSeconds = Stopwatch.GetElapsedTime(exportStart).TotalSeconds;
                 long loadStart = Stopwatch.GetTimestamp();
                 using var options = PeerOptions(backend.Threads);
-                session = exported = new InferenceSession(path, options);
+                session = exported = new InferenceSession(path!, options);
                 loadSeconds = Stopwatch.GetElapsedTime(loadStart).TotalSeconds;
             }
 
@@ -418,7 +418,7 @@ internal static class BenchCommand
             exported?.Dispose();
             try
             {
-                if (ownExport) File.Delete(path);
+                if (path is not null) File.Delete(path);
             }
             catch (IOException)
             {
@@ -519,7 +519,7 @@ internal static class BenchCommand
         return n % 2 == 1 ? sorted[n / 2] : (sorted[(n / 2) - 1] + sorted[n / 2]) / 2;
     }
 
-    private static void PrintPeer(BenchPeer p)
+    private static void PrintPeer(BenchPeer p, int seed)
     {
         string model = p.Model is null ? "our export" : Path.GetFileName(p.Model);
         var table = new Table { Title = new TableTitle(Markup.Escape($"Embed vs ONNX Runtime {p.Version} ({model}), batch {p.Batch}, {p.Threads} threads")) }.Border(TableBorder.Rounded);
@@ -532,7 +532,7 @@ internal static class BenchCommand
         var console = Consoles.Stdout();
         console.Write(table);
         console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-            $"ratio (ours / ONNX Runtime, images/s): {p.Ratio:F2}x ({(p.Ratio >= 1 ? "ours faster" : "ONNX Runtime faster")}); medians of {p.OursMs.Length} calls each in {p.Rounds} interleaved rounds{(p.RunCalls > 1 ? $" (runs of {p.RunCalls}, the first untimed)" : "")} after {p.Warmup} warm-up each{(p.PauseMs > 0 ? $", {p.PauseMs} ms idle before each call" : "")}; features agree to relative L2 {p.RelativeL2:E1}")));
+            $"ratio (ours / ONNX Runtime, images/s): {p.Ratio:F2}x ({(p.Ratio >= 1 ? "ours faster" : "ONNX Runtime faster")}); medians of {p.OursMs.Length} calls each in {p.Rounds} interleaved rounds{(p.RunCalls > 1 ? $" (runs of {p.RunCalls}, the first untimed)" : "")} after {p.Warmup} warm-up each{(p.PauseMs > 0 ? $", {p.PauseMs} ms idle before each call" : "")}; features differ from ours by relative L2 {p.RelativeL2:E1}{(p.Model is null ? "" : $" (the same weights only if the file was made from this bench's: seed {seed})")}")));
     }
 
     private static string Num(int n) => n.ToString(CultureInfo.InvariantCulture);
@@ -585,8 +585,9 @@ internal sealed record BenchReport(
     BenchDevicePeak? DevicePeak, BenchPeer? Peer = null);
 
 /// <summary>
-/// <c>--peer</c>: our Embed and the peer (ONNX Runtime on the exported model) timed in interleaved rounds at one batch
-/// size; Ratio = peer median ms / our median ms (our images/s over theirs; above 1 we are faster).
+/// <c>--peer</c>: our Embed and the peer (ONNX Runtime on the exported model, or on the <c>--peer-model</c> file named by
+/// Model; null: our export) timed in interleaved rounds at one batch size; Ratio = peer median ms / our median ms (our
+/// images/s over theirs; above 1 we are faster); RelativeL2 = ‖ours − theirs‖ / ‖ours‖ of the last call's features.
 /// </summary>
 internal sealed record BenchPeer(
     string Name, string Version, string? Model, int Threads, int Batch, int Warmup, int Rounds, int PauseMs, int RunCalls, double[] OursMs, double[] PeerMs, double OursMedianMs,
