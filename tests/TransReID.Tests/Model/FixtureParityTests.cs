@@ -14,7 +14,8 @@ public class FixtureParityTests
 {
     public static TheoryData<string> Names => new() { "tiny_jpm_sie", "tiny_base", "tiny_view_odd" };
 
-    private static ITransReIDModel Create(string name) => name switch
+    /// <summary>The generated model of fixture <paramref name="name"/> (its weights still to be loaded from the fixture).</summary>
+    internal static ITransReIDModel Create(string name) => name switch
     {
         "tiny_jpm_sie" => TinyJpmSie.Create(Device.Cpu, 1),
         "tiny_base" => TinyBase.Create(Device.Cpu, 1),

@@ -5,6 +5,7 @@ using TransReID.Cli.Presets;
 using TransReID.Runtime;
 using TransReID.Runtime.Model;
 using TransReID.Runtime.Onnx;
+using TransReID.Tests.IO;
 using TransReID.Tests.Model;
 using Xunit;
 
@@ -13,7 +14,7 @@ namespace TransReID.Tests.Onnx;
 /// <summary>
 /// Whole models exported to ONNX and run by ONNX Runtime (all graph optimisations) against our <c>Embed</c> on the
 /// same weights and inputs: relative L2 ≤ 1e-5 at batch 1, 7 and 32, over SIE (camera, view, both, none), JPM
-/// (rearranged, raster, off) and NeckFeature Before/After.
+/// (rearranged, raster, off) and NeckFeature Before/After; and against the PyTorch reference's fixtures directly.
 /// </summary>
 public class OnnxModelExportTests(ITestOutputHelper output)
 {
@@ -62,6 +63,35 @@ public class OnnxModelExportTests(ITestOutputHelper output)
         Assert.Equal("market-vit-transreid-stride", session.ModelMetadata.CustomMetadataMap["transreid.preset"]);
         foreach (int batch in new[] { 1, 7, 32 })
             AssertSame(model, session, batch, seed: batch, "market-vit-transreid-stride");
+    }
+
+    /// <summary>
+    /// The PyTorch reference's own fixtures (tests/reference: weights, inputs and the float64 embeddings of the
+    /// official module structure): ONNX Runtime on the export of those weights gives the reference's embeddings to the
+    /// export's bound, float32 against float64 (measured 1.4e-7 to 2.9e-7).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(FixtureParityTests.Names), MemberType = typeof(FixtureParityTests))]
+    public void Export_of_the_reference_weights_gives_the_reference_embeddings(string name)
+    {
+        using var fx = Fixture.Open(name);
+        using var model = FixtureParityTests.Create(name);
+        model.Load(fx.WeightsPath);
+        AssertReference(model, fx.Images, fx.Cameras, fx.Views, fx.Expected.ReadF32("embeddings"), name);
+    }
+
+    /// <summary>
+    /// A TransReID checkpoint as the official code saves it (a DDP state dict in torch.save's zip container,
+    /// tests/reference/make_pth_fixtures.py): loaded, exported, and run by ONNX Runtime, it gives the reference's
+    /// embeddings of those weights.
+    /// </summary>
+    [Fact]
+    public void Export_of_an_official_pth_checkpoint_gives_the_reference_embeddings()
+    {
+        using var expected = TransReID.Runtime.IO.SafetensorsFile.Open(PthFixtures.File("transreid_expected.safetensors"));
+        using var model = PthSie.Create(Device.Cpu, 1);
+        model.Load(PthFixtures.File("transreid_zip.pth"));
+        AssertReference(model, expected.ReadF32("images"), expected.ReadI32("cameras"), [], expected.ReadF32("embeddings"), "transreid_zip.pth");
     }
 
     [Fact]
@@ -259,6 +289,20 @@ public class OnnxModelExportTests(ITestOutputHelper output)
         Assert.Throws<ArgumentOutOfRangeException>(() => new OnnxGraphBuilder(cams.Info, cams.Parameter, new OnnxExportOptions { FixedCamera = 3 }));
         var builder = new OnnxGraphBuilder(cams.Info, cams.Parameter, new OnnxExportOptions());
         Assert.Throws<InvalidOperationException>(() => builder.Save(System.IO.Path.Combine(System.IO.Path.GetTempPath(), "never.onnx")));
+    }
+
+    /// <summary>Exports <paramref name="model"/>, runs ONNX Runtime on the inputs, and compares with the reference's embeddings.</summary>
+    private void AssertReference(ITransReIDModel model, float[] images, int[] cameras, int[] views, float[] reference, string name)
+    {
+        var info = model.Info;
+        using var fileDir = new TempDirectory();
+        string file = fileDir.File("model.onnx");
+        model.ExportOnnx(file);
+        using var session = OnnxTestKit.Open(file);
+        float[] onnx = OnnxTestKit.RunModel(session, info, images, info.UsesCameras ? cameras : [], info.UsesViews ? views : []);
+        double err = Fixture.RelativeL2(onnx, reference);
+        output.WriteLine($"{name}: ONNX Runtime vs the PyTorch reference, relative L2 {err:E3}");
+        Assert.True(err <= Tolerance, $"{name}: ONNX Runtime vs the PyTorch reference relative L2 {err:E3} > {Tolerance:E0}");
     }
 
     private void AssertSame(ITransReIDModel model, InferenceSession session, int batch, int seed, string name)
