@@ -426,12 +426,8 @@ public sealed class OnnxGraphBuilder
             return Node("Slice", prefix + hint, v.ElementType, shape,
                 [v, ConstI64([1], [from]), ConstI64([1], [to]), ConstI64([1], [axis])]);
         }
-        OnnxValue Project(OnnxValue input, long from, long to, string hint)
-        {
-            var shape = input.Shape.Take(input.Rank - 1).Append(to - from).ToArray();
-            var y = Node("MatMul", prefix + hint + "_mm", OnnxElementType.Float, shape, [input, Columns(w, 1, from, to, hint + "_w")]);
-            return bias is null ? y : Binary("Add", y, Columns(bias, 0, from, to, hint + "_b"), prefix + hint);
-        }
+        OnnxValue Project(OnnxValue input, long from, long to, string hint) =>
+            Affine(input, Columns(w, 1, from, to, hint + "_w"), bias is null ? null : Columns(bias, 0, from, to, hint + "_b"), prefix + hint);
         var kv = PerHead(Project(ln, d, 3 * d, "kv"), 2, heads, prefix + "kv");
         var q0 = Project(Token0(ln, prefix + "ln0"), 0, d, "q0");
         var q = Reshape(q0, [0, heads, 1, dh], [s, heads, 1, dh], prefix + "q0_heads");
@@ -489,12 +485,15 @@ public sealed class OnnxGraphBuilder
     }
 
     /// <summary>y = x · wᵀ + b with w [out, in] (nn.Linear) as a MatMul by the transposed initializer NAME.weight.T.</summary>
-    private OnnxValue Linear(OnnxValue x, string name, int outFeatures, int inFeatures, bool bias)
+    private OnnxValue Linear(OnnxValue x, string name, int outFeatures, int inFeatures, bool bias) =>
+        Affine(x, WeightTransposed(name + ".weight", outFeatures, inFeatures), bias ? Weight(name + ".bias", outFeatures) : null, name);
+
+    /// <summary>x · w (+ b): x [..., in], w [in, out], b [out] or null; the result is named <paramref name="name"/> (its MatMul NAME_mm when a bias follows).</summary>
+    private OnnxValue Affine(OnnxValue x, OnnxValue w, OnnxValue? bias, string name)
     {
-        var w = WeightTransposed(name + ".weight", outFeatures, inFeatures);
-        var shape = x.Shape.Take(x.Rank - 1).Append(outFeatures).ToArray();
-        var y = Node("MatMul", name + (bias ? "_mm" : string.Empty), OnnxElementType.Float, shape, [x, w]);
-        return bias ? Binary("Add", y, Weight(name + ".bias", outFeatures), name) : y;
+        var shape = x.Shape.Take(x.Rank - 1).Append(w.Shape[1]).ToArray();
+        var y = Node("MatMul", name + (bias is null ? string.Empty : "_mm"), OnnxElementType.Float, shape, [x, w]);
+        return bias is null ? y : Binary("Add", y, bias, name);
     }
 
     /// <summary>x[:, 0] of [S, T, D] → [S, D].</summary>
