@@ -311,8 +311,7 @@ internal static class BenchCommand
     {
         var info = model.Info;
         int b = s.EmbedBatch;
-        bool ownExport = given is null;
-        string? path = ownExport ? Path.Combine(Path.GetTempPath(), $"transreid-bench-{Guid.NewGuid():N}.onnx") : null;
+        string? path = given is null ? Path.Combine(Path.GetTempPath(), $"transreid-bench-{Guid.NewGuid():N}.onnx") : null;
         InferenceSession? exported = null;
         try
         {
@@ -333,7 +332,7 @@ internal static class BenchCommand
                 loadSeconds = Stopwatch.GetElapsedTime(loadStart).TotalSeconds;
             }
 
-            string source = ownExport ? string.Create(CultureInfo.InvariantCulture, $"our export {exportSeconds:F1} s") : Markup.Escape(s.PeerModel!);
+            string source = given is null ? string.Create(CultureInfo.InvariantCulture, $"our export {exportSeconds:F1} s") : Markup.Escape(s.PeerModel!);
             Program.Status(string.Create(CultureInfo.InvariantCulture,
                 $"[grey]peer: ONNX Runtime {Markup.Escape(OrtEnv.Instance().GetVersionString())}, {backend.Threads} intra-op threads (model: {source}, session {loadSeconds:F1} s); {s.Warmup} warm-up and {rounds} interleaved rounds at batch {b}{(s.PeerRun > 1 ? $", runs of {s.PeerRun} calls (the first untimed)" : "")}{(s.PeerPause > 0 ? $", {s.PeerPause} ms idle before each timed call" : "")}[/]"));
 
@@ -498,7 +497,7 @@ internal static class BenchCommand
 
         foreach (var want in expected) Check("input", session.InputMetadata, want);
         var extra = session.InputMetadata.Keys.Except(expected.Select(e => e.Name)).ToList();
-        if (extra.Count > 0) throw new CliException($"--peer-model {path}: input '{extra[0]}' is not one the preset gives (images{(info.UsesCameras ? ", cameras" : "")}{(info.UsesViews ? ", views" : "")})");
+        if (extra.Count > 0) throw new CliException($"--peer-model {path}: input '{extra[0]}' is not one the preset gives ({string.Join(", ", expected.Select(e => e.Name))})");
         Check("output", session.OutputMetadata, ("features", typeof(float), [-1, info.FeatureDim]));
     }
 
