@@ -16,17 +16,14 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from transreid_ref import TransReID, TransReIDConfig, parameter_count, transreid_loss  # noqa: E402
+from transreid_ref import TransReID, market_config, parameter_count, transreid_loss  # noqa: E402
 
 
 def main() -> None:
     torch.set_num_threads(2)
     torch.manual_seed(1234)
     runs = int(os.environ.get("BENCH_RUNS", "3"))
-    cfg = TransReIDConfig(image_height=256, image_width=128, patch_size=16, stride_y=12, stride_x=12, depth=12,
-                          embed_dim=768, heads=12, mlp_ratio=4.0, qkv_bias=True, cameras=6, views=0,
-                          sie_coefficient=3.0, jpm=True, jpm_parts=4, jpm_shift=5, jpm_shuffle_groups=2,
-                          jpm_rearrange=True, classes=751, neck_feature="Before", drop_path=0.1)
+    cfg = market_config(drop_path=0.1)
     model = TransReID(cfg)
 
     # ---- eval embedding, batch 8 ----

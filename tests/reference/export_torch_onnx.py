@@ -21,12 +21,11 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from safetensors_io import read_safetensors  # noqa: E402
-from transreid_ref import TransReID, TransReIDConfig  # noqa: E402
+from transreid_ref import TransReID, market_config  # noqa: E402
 
 
 PRESETS = {
-    "market-vit-transreid-stride": dict(image_height=256, image_width=128, patch_size=16, stride_y=12, stride_x=12,
-                                        depth=12, embed_dim=768, heads=12, cameras=6, classes=751),
+    "market-vit-transreid-stride": {},
     "tiny-demo": dict(image_height=64, image_width=32, patch_size=8, stride_y=6, stride_x=6, depth=3, embed_dim=48,
                       heads=3, cameras=3, classes=30),
 }
@@ -36,9 +35,7 @@ def main() -> None:
     if len(sys.argv) != 4 or sys.argv[1] not in PRESETS:
         sys.exit(f"usage: export_torch_onnx.py {{{'|'.join(PRESETS)}}} WEIGHTS.safetensors OUT.onnx")
     preset, weights, out = sys.argv[1:]
-    cfg = TransReIDConfig(mlp_ratio=4.0, qkv_bias=True, views=0, sie_coefficient=3.0, jpm=True, jpm_parts=4,
-                          jpm_shift=5, jpm_shuffle_groups=2, jpm_rearrange=True, neck_feature="Before", drop_path=0.1,
-                          **PRESETS[preset])
+    cfg = market_config(**PRESETS[preset])    # tiny-demo: the Market settings at tiny sizes
     model = TransReID(cfg)
     state, _ = read_safetensors(weights)
     model.load_state_dict(state)

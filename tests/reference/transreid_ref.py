@@ -386,6 +386,15 @@ class TransReID(nn.Module):
         return torch.cat([feats[0]] + [f / k for f in feats[1:]], dim=1)
 
 
+def market_config(**kw) -> TransReIDConfig:
+    """market-vit-transreid-stride (configs/Market/vit_transreid_stride.yml): 256x128, patch 16, stride 12, ViT-B,
+    6 cameras, JPM, 751 ids, neck feature before; keyword arguments override (e.g. drop_path=0.1 for training)."""
+    base = dict(image_height=256, image_width=128, patch_size=16, stride_y=12, stride_x=12, depth=12,
+                embed_dim=768, heads=12, cameras=6, views=0, jpm=True, classes=751)
+    base.update(kw)
+    return TransReIDConfig(**base)
+
+
 # --------------------------------------------------------------------------------------------
 # Losses (docs/model.md#id-loss, #triplet-loss, #loss-combination)
 # --------------------------------------------------------------------------------------------
