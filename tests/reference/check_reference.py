@@ -14,8 +14,9 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
+from make_fixtures import CONFIGS as FIXTURE_CONFIGS  # noqa: E402
 from transreid_ref import (TransReID, TransReIDConfig, jpm_parts, load_config_json,  # noqa: E402
-                           parameter_count, shuffle_unit, transreid_loss)
+                           market_config, parameter_count, shuffle_unit, transreid_loss)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "TransReID.Tests", "Fixtures")
@@ -67,13 +68,6 @@ def check_index_examples() -> None:
     _, ps = patch_order(12, 5, 2, 4, rearrange=False)
     assert ps == [[-1, 0, 1, 2], [-1, 3, 4, 5], [-1, 6, 7, 8], [-1, 9, 10, 11]]
     print("index examples (spec 4.3, 4.4, N=128, N=441, N=35): OK")
-
-
-def market_config(**kw) -> TransReIDConfig:
-    base = dict(image_height=256, image_width=128, patch_size=16, stride_y=12, stride_x=12, depth=12,
-                embed_dim=768, heads=12, cameras=6, views=0, jpm=True, classes=751)
-    base.update(kw)
-    return TransReIDConfig(**base)
 
 
 def check_market_inventory() -> None:
@@ -215,11 +209,12 @@ def check_safetensors_roundtrip() -> None:
 
 
 def check_fixtures() -> None:
-    """Re-runs every committed fixture from its files and checks self-consistency + sensitivity."""
+    """Re-runs every whole-model fixture make_fixtures.py writes (not the pth/ and onnx/ folders beside them) from its
+    files and checks self-consistency + sensitivity."""
     if not os.path.isdir(FIXTURES):
         print("no fixtures directory; skipped")
         return
-    for name in sorted(os.listdir(FIXTURES)):
+    for name in sorted(FIXTURE_CONFIGS):
         d = os.path.join(FIXTURES, name)
         cfg, batch = load_config_json(os.path.join(d, "config.json"))
         w, _ = read_safetensors(os.path.join(d, "weights.safetensors"))
